@@ -1,6 +1,7 @@
 use core::fmt;
 
-use data_encoding::BASE32_NOPAD_NOCASE;
+use data_encoding::Encoding;
+use data_encoding_macro::new_encoding;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -17,6 +18,17 @@ pub const MAX_SECRET_LEN: usize = 128;
 
 /// The base32 text of the longest key, plus slack for padding.
 const MAX_BASE32_SYMBOLS: usize = (MAX_SECRET_LEN * 8).div_ceil(5);
+
+/// RFC 4648 base32 without padding, reading lower case as upper case and
+/// ignoring the unused low bits of the last symbol: apps and libraries that
+/// make secrets by drawing random symbols (pyotp, for one) leave those bits
+/// set, and every authenticator app ignores them.
+const BASE32_LENIENT: Encoding = new_encoding! {
+    symbols: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+    translate_from: "abcdefghijklmnopqrstuvwxyz",
+    translate_to: "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    check_trailing_bits: false,
+};
 
 /// A shared OTP key (the "K" of RFC 4226).
 ///
@@ -54,9 +66,9 @@ pub enum SecretError {
     /// either case), a space, a hyphen or trailing `=` padding.
     #[error("the secret is not valid base32: it contains a character other than A-Z, 2-7")]
     InvalidCharacter,
-    /// The number of base32 symbols cannot encode whole bytes, or the unused
-    /// low bits of the last symbol are not zero.
-    #[error("the secret is not valid base32: its length or final symbol is malformed")]
+    /// The number of base32 symbols cannot encode whole bytes (1, 3 or 6
+    /// symbols past a multiple of 8).
+    #[error("the secret is not valid base32: its number of symbols is impossible")]
     InvalidLength,
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
@@ -148,7 +160,7 @@ impl Secret {
             }
         }
         let symbols = symbols.get(..n).unwrap_or_default();
-        let len = BASE32_NOPAD_NOCASE
+        let len = BASE32_LENIENT
             .decode_len(n)
             .map_err(|_| SecretError::InvalidLength)?;
         if len < MIN_SECRET_LEN {
@@ -157,7 +169,7 @@ impl Secret {
             });
         }
         let mut secret = Self::empty(len)?;
-        BASE32_NOPAD_NOCASE
+        BASE32_LENIENT
             .decode_mut(symbols, secret.bytes_mut())
             .map_err(|_| SecretError::InvalidLength)?;
         Ok(secret)
@@ -291,11 +303,11 @@ mod tests {
             Secret::from_base32(&huge),
             Err(SecretError::TooLong { max: 128 })
         ));
-        // Non-zero trailing bits are a non-canonical encoding.
-        assert!(matches!(
-            Secret::from_base32("NBSWY3DPEB3W64TMMR"),
-            Err(SecretError::InvalidLength)
-        ));
+        // Unused low bits in the last symbol are ignored, as apps do.
+        assert_eq!(
+            Secret::from_base32("NBSWY3DPEB3W64TMMR").unwrap(),
+            Secret::from_bytes(b"hello world").unwrap()
+        );
     }
 
     #[test]

@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests that drive external tools.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Whether `CI=true`: there, a missing tool fails the test instead of skipping it.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Runs `program --version`-style probe `args`; `true` if the tool answers.
+/// Outside CI a missing tool skips the test with a message; in CI it fails.
+pub(crate) fn require(program: &str, probe: &[&str], install_hint: &str) -> bool {
+    let found = Command::new(program)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            !in_ci(),
+            "{program} is required when CI=true but was not found ({install_hint})"
+        );
+        eprintln!("SKIPPED: {program} not found ({install_hint})");
+    }
+    found
+}
+
+/// The Python interpreter with pyotp: the workspace's `.venv` if present,
+/// else `python3`.
+#[allow(dead_code)]
+pub(crate) fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// A fresh scratch directory under the target directory.
+#[allow(dead_code)]
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}

@@ -1,0 +1,105 @@
+//! QR codes decode back to the URI: the PNG directly, and the SVG after
+//! rasterising it with rsvg-convert, both read by zbarimg (ZBar).
+
+mod common;
+
+use std::process::Command;
+
+use totp_core::{KeyUri, Qr, Secret, TotpConfig};
+
+fn zbarimg(path: &std::path::Path) -> String {
+    let out = Command::new("zbarimg")
+        .args(["--raw", "--quiet", "-Sdisable", "-Sqrcode.enable"])
+        .arg(path)
+        .output()
+        .expect("run zbarimg");
+    assert!(
+        out.status.success(),
+        "zbarimg found no code in {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+}
+
+fn uris() -> Vec<String> {
+    let config = TotpConfig::default();
+    vec![
+        KeyUri::totp(
+            Secret::generate().unwrap(),
+            Some("Lumen Master Account"),
+            "ada@example.com",
+            &config,
+        )
+        .unwrap()
+        .expose_uri()
+        .to_string(),
+        // A long one: 64-byte secret, issuer with a colon and non-ASCII text.
+        KeyUri::totp(
+            Secret::generate_with_len(64).unwrap(),
+            Some("Société Générale: Paris"),
+            "very.long.account.name+mfa@subdomain.example.co.uk",
+            &config,
+        )
+        .unwrap()
+        .expose_uri()
+        .to_string(),
+    ]
+}
+
+#[test]
+fn png_decodes_to_the_uri() {
+    if !common::require("zbarimg", &["--version"], "apt-get install zbar-tools") {
+        return;
+    }
+    let dir = common::scratch("qr-png");
+    for (i, uri) in uris().iter().enumerate() {
+        let qr = Qr::new(uri).unwrap();
+        for scale in [3, 8] {
+            let path = dir.join(format!("{i}-{scale}.png"));
+            std::fs::write(&path, qr.to_png(scale).unwrap()).unwrap();
+            assert_eq!(&zbarimg(&path), uri);
+        }
+    }
+}
+
+#[test]
+fn svg_decodes_to_the_uri() {
+    if !common::require("zbarimg", &["--version"], "apt-get install zbar-tools")
+        || !common::require("rsvg-convert", &["--version"], "apt-get install librsvg2-bin")
+    {
+        return;
+    }
+    let dir = common::scratch("qr-svg");
+    for (i, uri) in uris().iter().enumerate() {
+        let svg = Qr::new(uri).unwrap().to_svg();
+        assert!(svg.starts_with("<svg"), "inlinable in HTML");
+        assert!(svg.contains(r##"fill="#ffffff""##), "explicit white background");
+        let svg_path = dir.join(format!("{i}.svg"));
+        let png_path = dir.join(format!("{i}.png"));
+        std::fs::write(&svg_path, &svg).unwrap();
+        let status = Command::new("rsvg-convert")
+            .arg("-o")
+            .arg(&png_path)
+            .arg(&svg_path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(&zbarimg(&png_path), uri);
+    }
+}
+
+#[test]
+fn unicode_has_one_line_per_two_module_rows() {
+    let uri = &uris()[0];
+    let qr = Qr::new(uri).unwrap();
+    let text = qr.to_unicode();
+    let side = qr.width() + 8;
+    assert_eq!(text.lines().count(), side.div_ceil(2));
+    assert!(text.lines().all(|l| l.chars().count() == side));
+}
+
+#[test]
+fn too_long_for_a_qr_code() {
+    assert!(Qr::new(&"x".repeat(4000)).is_err());
+}
