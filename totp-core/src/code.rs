@@ -1,5 +1,6 @@
 use core::fmt;
 
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The number of decimal digits in a code: 6, 7 or 8 (RFC 4226 §5.3).
@@ -127,7 +128,7 @@ pub enum CodeError {
 ///
 /// A code is a short-lived credential, so `Debug` hides it and it is zeroized
 /// on drop; [`Code::as_str`] gives the text to show or send.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Code {
     text: [u8; 8],
     #[zeroize(skip)]
@@ -169,6 +170,21 @@ impl Code {
         self.digits
     }
 }
+
+impl ConstantTimeEq for Code {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.text.ct_eq(&other.text) & self.digits.0.ct_eq(&other.digits.0)
+    }
+}
+
+impl PartialEq for Code {
+    /// Constant time in the digits.
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for Code {}
 
 impl fmt::Debug for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -19,7 +19,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn oathtool(args: &[String]) -> String {
-    let out = Command::new("oathtool").args(args).output().expect("run oathtool");
+    let out = Command::new("oathtool")
+        .args(args)
+        .output()
+        .expect("run oathtool");
     assert!(
         out.status.success(),
         "oathtool {args:?}: {}",
@@ -98,7 +101,10 @@ fn agrees_with_oathtool_on_1000_random_cases() {
                     hex(&case.key),
                 ]);
                 let ours = hotp.generate(case.counter);
-                prop_assert_eq!(hotp.verify(&theirs, case.counter).unwrap().step, case.counter);
+                prop_assert_eq!(
+                    hotp.verify(&theirs, case.counter).unwrap().step,
+                    case.counter
+                );
                 (ours.as_str().to_string(), theirs)
             } else {
                 let config = TotpConfig::default()

@@ -19,7 +19,10 @@ fn zbarimg(path: &std::path::Path) -> String {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
 }
 
 fn uris() -> Vec<String> {
@@ -66,7 +69,11 @@ fn png_decodes_to_the_uri() {
 #[test]
 fn svg_decodes_to_the_uri() {
     if !common::require("zbarimg", &["--version"], "apt-get install zbar-tools")
-        || !common::require("rsvg-convert", &["--version"], "apt-get install librsvg2-bin")
+        || !common::require(
+            "rsvg-convert",
+            &["--version"],
+            "apt-get install librsvg2-bin",
+        )
     {
         return;
     }
@@ -74,7 +81,10 @@ fn svg_decodes_to_the_uri() {
     for (i, uri) in uris().iter().enumerate() {
         let svg = Qr::new(uri).unwrap().to_svg();
         assert!(svg.starts_with("<svg"), "inlinable in HTML");
-        assert!(svg.contains(r##"fill="#ffffff""##), "explicit white background");
+        assert!(
+            svg.contains(r##"fill="#ffffff""##),
+            "explicit white background"
+        );
         let svg_path = dir.join(format!("{i}.svg"));
         let png_path = dir.join(format!("{i}.png"));
         std::fs::write(&svg_path, &svg).unwrap();
