@@ -15,6 +15,10 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::{Algorithm, Digits};
 
 /// One Merkle–Damgård hash, reduced to what HMAC over a counter needs.
+///
+/// Message blocks are assembled from 16-byte chunks, so the compression
+/// function's 16-byte loads read whole stores instead of stalling on
+/// store-to-load forwarding from byte- or word-sized writes.
 pub(crate) trait Core {
     /// The chaining state: 5 or 8 words.
     type State: Copy + Zeroize;
@@ -22,15 +26,22 @@ pub(crate) trait Core {
     type Block: Copy + AsRef<[u8]> + AsMut<[u8]>;
     /// The standard initial state.
     const IV: Self::State;
-    /// Digest length in bytes.
-    const OUT: usize;
     /// An all-zero block.
     const ZERO: Self::Block;
     /// Runs the compression function over one block.
     fn compress(state: &mut Self::State, block: &Self::Block);
-    /// Writes the state as the big-endian digest into `out[..OUT]`.
-    fn digest(state: &Self::State, out: &mut [u8]);
-    /// Hashes a whole message (for keys longer than a block) into `out[..OUT]`.
+    /// The inner message block: the 8-byte counter after one full block
+    /// (the key pad), with its padding and length.
+    fn counter_block(counter: u64) -> Self::Block;
+    /// The outer message block: the inner digest after one full block, with
+    /// its padding and length.
+    fn digest_block(inner: &Self::State) -> Self::Block;
+    /// RFC 4226 §5.3 dynamic truncation, read from the state words: the four
+    /// digest bytes at the offset named by the last byte's low nibble, top
+    /// bit cleared.
+    fn truncate(state: &Self::State) -> u32;
+    /// Hashes a whole message (for keys longer than a block) into the start
+    /// of `out`.
     fn hash(message: &[u8], out: &mut [u8]);
 }
 
@@ -41,11 +52,71 @@ pub(crate) enum Sha256 {}
 /// SHA-512 (FIPS 180-4 §6.4).
 pub(crate) enum Sha512 {}
 
-fn write_words_be<const N: usize>(words: &[u32; N], out: &mut [u8]) {
-    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
-        chunk.copy_from_slice(&word.to_be_bytes());
+/// The bit length field of a message of `block` + `message` bytes.
+const fn length_bits(block: u128, message: u128) -> u128 {
+    (block + message) * 8
+}
+
+/// The `0x80` padding byte at byte `at` of a big-endian 16-byte chunk.
+const fn pad_at(at: u32) -> u128 {
+    0x80 << (120 - 8 * at)
+}
+
+#[inline(always)]
+fn block64(chunks: [u128; 4]) -> [u8; 64] {
+    let mut block = [0u8; 64];
+    for (dst, chunk) in block.chunks_exact_mut(16).zip(chunks) {
+        dst.copy_from_slice(&chunk.to_be_bytes());
+    }
+    block
+}
+
+#[inline(always)]
+fn block128(chunks: [u128; 8]) -> [u8; 128] {
+    let mut block = [0u8; 128];
+    for (dst, chunk) in block.chunks_exact_mut(16).zip(chunks) {
+        dst.copy_from_slice(&chunk.to_be_bytes());
+    }
+    block
+}
+
+/// Four big-endian 32-bit words as one 16-byte chunk.
+#[inline(always)]
+fn words4(w: [u32; 4]) -> u128 {
+    (u128::from(w[0]) << 96)
+        | (u128::from(w[1]) << 64)
+        | (u128::from(w[2]) << 32)
+        | u128::from(w[3])
+}
+
+/// The low 32 bits (the narrowing is the point).
+#[inline(always)]
+fn low32(v: u64) -> u32 {
+    u32::try_from(v & 0xffff_ffff).unwrap_or_default()
+}
+
+/// Dynamic truncation over 32-bit state words (SHA-1, SHA-256).
+#[inline(always)]
+fn truncate32(words: &[u32]) -> u32 {
+    let last = words.last().copied().unwrap_or_default();
+    let offset = usize::try_from(last & 0x0f).unwrap_or_default();
+    let (w, shift) = (offset / 4, (offset % 4) * 8);
+    let hi = u64::from(words.get(w).copied().unwrap_or_default());
+    let lo = u64::from(words.get(w + 1).copied().unwrap_or_default());
+    low32(((hi << 32) | lo) >> (32 - shift)) & 0x7fff_ffff
+}
+
+fn write_prefix(digest: &[u8], out: &mut [u8]) {
+    for (o, d) in out.iter_mut().zip(digest) {
+        *o = *d;
     }
 }
+
+const SHA1_INNER_LEN: u128 = length_bits(64, 8);
+const SHA1_OUTER_LEN: u128 = length_bits(64, 20);
+const SHA256_OUTER_LEN: u128 = length_bits(64, 32);
+const SHA512_INNER_LEN: u128 = length_bits(128, 8);
+const SHA512_OUTER_LEN: u128 = length_bits(128, 64);
 
 impl Core for Sha1 {
     type State = [u32; 5];
@@ -57,15 +128,32 @@ impl Core for Sha1 {
         0x1032_5476,
         0xC3D2_E1F0,
     ];
-    const OUT: usize = 20;
     const ZERO: [u8; 64] = [0; 64];
     #[inline(always)]
     fn compress(state: &mut [u32; 5], block: &[u8; 64]) {
         sha1::block_api::compress(state, core::slice::from_ref(block));
     }
     #[inline(always)]
-    fn digest(state: &[u32; 5], out: &mut [u8]) {
-        write_words_be(state, out);
+    fn counter_block(counter: u64) -> [u8; 64] {
+        block64([
+            (u128::from(counter) << 64) | pad_at(8),
+            0,
+            0,
+            SHA1_INNER_LEN,
+        ])
+    }
+    #[inline(always)]
+    fn digest_block(s: &[u32; 5]) -> [u8; 64] {
+        block64([
+            words4([s[0], s[1], s[2], s[3]]),
+            (u128::from(s[4]) << 96) | pad_at(4),
+            0,
+            SHA1_OUTER_LEN,
+        ])
+    }
+    #[inline(always)]
+    fn truncate(state: &[u32; 5]) -> u32 {
+        truncate32(state)
     }
     fn hash(message: &[u8], out: &mut [u8]) {
         write_prefix(&sha1::Sha1::digest(message), out);
@@ -85,15 +173,28 @@ impl Core for Sha256 {
         0x1F83_D9AB,
         0x5BE0_CD19,
     ];
-    const OUT: usize = 32;
     const ZERO: [u8; 64] = [0; 64];
     #[inline(always)]
     fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
         sha2::block_api::compress256(state, core::slice::from_ref(block));
     }
     #[inline(always)]
-    fn digest(state: &[u32; 8], out: &mut [u8]) {
-        write_words_be(state, out);
+    fn counter_block(counter: u64) -> [u8; 64] {
+        // The same inner message as SHA-1: one 64-byte block plus 8 bytes.
+        Sha1::counter_block(counter)
+    }
+    #[inline(always)]
+    fn digest_block(s: &[u32; 8]) -> [u8; 64] {
+        block64([
+            words4([s[0], s[1], s[2], s[3]]),
+            words4([s[4], s[5], s[6], s[7]]),
+            pad_at(0),
+            SHA256_OUTER_LEN,
+        ])
+    }
+    #[inline(always)]
+    fn truncate(state: &[u32; 8]) -> u32 {
+        truncate32(state)
     }
     fn hash(message: &[u8], out: &mut [u8]) {
         write_prefix(&sha2::Sha256::digest(message), out);
@@ -113,43 +214,49 @@ impl Core for Sha512 {
         0x1F83_D9AB_FB41_BD6B,
         0x5BE0_CD19_137E_2179,
     ];
-    const OUT: usize = 64;
     const ZERO: [u8; 128] = [0; 128];
     #[inline(always)]
     fn compress(state: &mut [u64; 8], block: &[u8; 128]) {
         sha2::block_api::compress512(state, core::slice::from_ref(block));
     }
     #[inline(always)]
-    fn digest(state: &[u64; 8], out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(8).zip(state) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
+    fn counter_block(counter: u64) -> [u8; 128] {
+        block128([
+            (u128::from(counter) << 64) | pad_at(8),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            SHA512_INNER_LEN,
+        ])
+    }
+    #[inline(always)]
+    fn digest_block(s: &[u64; 8]) -> [u8; 128] {
+        let pair = |a: u64, b: u64| (u128::from(a) << 64) | u128::from(b);
+        block128([
+            pair(s[0], s[1]),
+            pair(s[2], s[3]),
+            pair(s[4], s[5]),
+            pair(s[6], s[7]),
+            pad_at(0),
+            0,
+            0,
+            SHA512_OUTER_LEN,
+        ])
+    }
+    #[inline(always)]
+    fn truncate(state: &[u64; 8]) -> u32 {
+        let offset = usize::try_from(state[7] & 0x0f).unwrap_or_default();
+        let (w, shift) = (offset / 8, (offset % 8) * 8);
+        let hi = u128::from(state.get(w).copied().unwrap_or_default());
+        let lo = u128::from(state.get(w + 1).copied().unwrap_or_default());
+        let four = ((hi << 64) | lo) >> (96 - shift);
+        u32::try_from(four & 0x7fff_ffff).unwrap_or_default()
     }
     fn hash(message: &[u8], out: &mut [u8]) {
         write_prefix(&sha2::Sha512::digest(message), out);
-    }
-}
-
-fn write_prefix(digest: &[u8], out: &mut [u8]) {
-    for (o, d) in out.iter_mut().zip(digest) {
-        *o = *d;
-    }
-}
-
-/// Writes the Merkle–Damgård padding for a message of `message_len` bytes
-/// that follows one full block, starting at `at` in `block`.
-///
-/// The message always fits (at most 64 bytes in a 64- or 128-byte block), so
-/// the length field lands in the same block.
-#[inline(always)]
-fn pad(block: &mut [u8], at: usize, block_len: usize, message_len: usize) {
-    let total_bits = (block_len as u64 + message_len as u64) * 8;
-    if let Some(b) = block.get_mut(at) {
-        *b = 0x80;
-    }
-    let n = block.len();
-    if let Some(tail) = block.get_mut(n - 8..) {
-        tail.copy_from_slice(&total_bits.to_be_bytes());
     }
 }
 
@@ -158,19 +265,12 @@ fn pad(block: &mut [u8], at: usize, block_len: usize, message_len: usize) {
 pub(crate) struct Keyed<C: Core> {
     inner: C::State,
     outer: C::State,
-    /// The inner message block with its padding in place; only the counter
-    /// bytes change between calls.
-    inner_block: C::Block,
-    /// The outer message block with its padding in place; only the digest
-    /// bytes change between calls.
-    outer_block: C::Block,
 }
 
 impl<C: Core> Keyed<C> {
     pub(crate) fn new(key: &[u8]) -> Self {
         let mut block = C::ZERO;
-        let block_len = block.as_ref().len();
-        if key.len() > block_len {
+        if key.len() > block.as_ref().len() {
             C::hash(key, block.as_mut());
         } else {
             write_prefix(key, block.as_mut());
@@ -186,45 +286,59 @@ impl<C: Core> Keyed<C> {
         let mut outer = C::IV;
         C::compress(&mut outer, &block);
         block.as_mut().zeroize();
-
-        let mut inner_block = C::ZERO;
-        pad(inner_block.as_mut(), 8, block_len, 8);
-        let mut outer_block = C::ZERO;
-        pad(outer_block.as_mut(), C::OUT, block_len, C::OUT);
-        Self {
-            inner,
-            outer,
-            inner_block,
-            outer_block,
-        }
+        Self { inner, outer }
     }
 
     /// RFC 4226 §5.3 dynamic truncation of `HMAC(K, counter)`: the 31-bit
     /// value before the decimal reduction.
     #[inline(always)]
     pub(crate) fn truncated(&self, counter: u64) -> u32 {
-        let mut block = self.inner_block;
-        if let Some(c) = block.as_mut().get_mut(..8) {
-            c.copy_from_slice(&counter.to_be_bytes());
-        }
-        let mut state = self.inner;
-        C::compress(&mut state, &block);
+        let [value] = self.truncated_lanes::<1>(counter, 1);
+        value
+    }
 
-        let mut block = self.outer_block;
-        C::digest(&state, block.as_mut());
-        let mut state = self.outer;
-        C::compress(&mut state, &block);
-
-        // Reuse the outer block as the output buffer; it is overwritten anyway.
-        let out = block.as_mut();
-        C::digest(&state, out);
-        let last = out.get(C::OUT - 1).copied().unwrap_or(0);
-        let offset = usize::from(last & 0x0f);
-        let mut word = [0u8; 4];
-        if let Some(bytes) = out.get(offset..offset + 4) {
-            word.copy_from_slice(bytes);
+    /// [`Keyed::truncated`] for the `n` (at most `N`) counters from `first`.
+    ///
+    /// The lanes are independent, so the processor can overlap their
+    /// compressions, provided none waits on memory. A 16-byte load of a block
+    /// written in 8-byte pieces cannot be forwarded from the store buffer: it
+    /// waits until those stores retire, and they retire only after every
+    /// older instruction. So the order is chosen so that each block is
+    /// written as early as its data allows: all counter blocks first; each
+    /// digest block right after its own inner compression; the outer
+    /// compressions last, by when their blocks have long retired.
+    #[inline(always)]
+    fn truncated_lanes<const N: usize>(&self, first: u64, n: usize) -> [u32; N] {
+        let mut counter = first;
+        let blocks: [C::Block; N] = core::array::from_fn(|_| {
+            let block = C::counter_block(counter);
+            counter = counter.wrapping_add(1);
+            block
+        });
+        // The chaining states are copied up front for the same reason.
+        let mut inner = [self.inner; N];
+        let mut outer = [self.outer; N];
+        let mut outer_blocks = [C::ZERO; N];
+        for (((state, block), outer_block), _) in inner
+            .iter_mut()
+            .zip(&blocks)
+            .zip(outer_blocks.iter_mut())
+            .zip(0..n)
+        {
+            C::compress(state, block);
+            *outer_block = C::digest_block(state);
         }
-        u32::from_be_bytes(word) & 0x7fff_ffff
+        let mut values = [0u32; N];
+        for (((value, state), block), _) in values
+            .iter_mut()
+            .zip(outer.iter_mut())
+            .zip(&outer_blocks)
+            .zip(0..n)
+        {
+            C::compress(state, block);
+            *value = C::truncate(state);
+        }
+        values
     }
 }
 
@@ -233,8 +347,6 @@ impl<C: Core> Clone for Keyed<C> {
         Self {
             inner: self.inner,
             outer: self.outer,
-            inner_block: self.inner_block,
-            outer_block: self.outer_block,
         }
     }
 }
@@ -309,24 +421,37 @@ pub(crate) struct ScanResult {
     pub(crate) replayed: Choice,
 }
 
+/// Counters hashed together in one batch; see [`Keyed::truncated_lanes`].
+/// Three covers the default ±1 window in one batch.
+const LANES: usize = 3;
+
 /// Computes the code for every counter in the window and compares each with
 /// the submitted code in constant time, with no early exit: the work done and
-/// the branches taken do not depend on whether or where the code matches.
+/// the branches taken do not depend on whether or where the code matches,
+/// only on the window and the last used step, which are not secret.
 fn scan<C: Core>(keyed: &Keyed<C>, q: &ScanQuery) -> ScanResult {
     let mut fresh = Choice::from(0);
     let mut replayed = Choice::from(0);
     let mut counter = 0u64;
-    for c in q.first..=q.last {
-        let code = q.digits.reduce(keyed.truncated(c));
-        let hit = code.ct_eq(&q.submitted);
-        let used = match q.used_up_to {
-            Some(floor) => Choice::from(u8::from(c <= floor)),
-            None => Choice::from(0),
-        };
-        let new_hit = hit & !used;
-        fresh |= new_hit;
-        replayed |= hit & used;
-        counter.conditional_assign(&c, new_hit);
+    let mut start = q.first;
+    loop {
+        let end = start.saturating_add(LANES as u64 - 1).min(q.last);
+        // At most LANES, so the conversion cannot fail.
+        let n = usize::try_from(end - start).map_or(LANES, |d| d + 1);
+        let values = keyed.truncated_lanes::<LANES>(start, n);
+        for (c, value) in (start..=end).zip(values) {
+            let hit = q.digits.reduce(value).ct_eq(&q.submitted);
+            if q.used_up_to.is_some_and(|used| c <= used) {
+                replayed |= hit;
+            } else {
+                fresh |= hit;
+                counter.conditional_assign(&c, hit);
+            }
+        }
+        if end == q.last {
+            break;
+        }
+        start = end + 1;
     }
     ScanResult {
         fresh,
@@ -388,8 +513,8 @@ mod tests {
     #[test]
     fn block_boundary_keys() {
         for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-            for len in [63, 64, 65, 127, 128, 129] {
-                let key: std::vec::Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            for len in [63u8, 64, 65, 127, 128, 129] {
+                let key: std::vec::Vec<u8> = (0..len).map(|i| i.wrapping_mul(7)).collect();
                 let keyed = KeyedMac::new(algorithm, &key);
                 for counter in [0, 1, u64::MAX] {
                     assert_eq!(

@@ -3,6 +3,8 @@
 //!
 //! dhat's profiler is process-global, so this binary holds this one test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use totp_core::{Algorithm, Digits, Hotp, HotpConfig, Secret, Totp, TotpConfig};
 
 #[global_allocator]

@@ -1,6 +1,8 @@
 //! Property tests: round trips, the verification window, and no panic on any
 //! input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use totp_core::{
     Algorithm, Digits, HotpConfig, KeyUri, Secret, Totp, TotpConfig, UriKind, VerifyError,

@@ -1,5 +1,7 @@
 //! The published test vectors, as data in `tests/data/`, one test per file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use totp_core::{Algorithm, Digits, Hotp, HotpConfig, Secret, Totp, TotpConfig};
 
 /// Declares a test that reads every row of a vector file, checks each with
