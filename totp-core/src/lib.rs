@@ -33,4 +33,4 @@ pub use otp::{
 pub use qr::{Qr, QrError};
 pub use secret::{MAX_SECRET_LEN, MIN_GENERATED_LEN, MIN_SECRET_LEN, Secret, SecretError};
 #[cfg(feature = "alloc")]
-pub use uri::{KeyUri, MAX_URI_LEN, UriError, UriKind};
+pub use uri::{KeyUri, MAX_LABEL_PART_LEN, MAX_URI_LEN, UriError, UriKind};

@@ -15,6 +15,11 @@ use crate::{Algorithm, Digits, HotpConfig, Secret, SecretError, TotpConfig};
 /// bytes, so nothing longer is a real enrolment.
 pub const MAX_URI_LEN: usize = 4096;
 
+/// The longest issuer or account name, in bytes. Together with the secret
+/// this keeps every URI we build under [`MAX_URI_LEN`] however its characters
+/// are percent-encoded, so every URI we build also parses.
+pub const MAX_LABEL_PART_LEN: usize = 256;
+
 /// RFC 3986 unreserved characters stay as they are; everything else,
 /// including space (`%20`, never `+`), `:`, `&`, `=`, `?`, `#`, `/` and `%`,
 /// is percent-encoded.
@@ -58,13 +63,21 @@ pub enum UriError {
     /// The label has no account name.
     #[error("the label has no account name")]
     MissingAccount,
-    /// The account name contains `:` or starts with a space, which the label
-    /// grammar cannot carry.
-    #[error("the account name must not contain ':' or start with a space")]
+    /// The account name contains `:` or a control character, or starts with
+    /// a space: the label grammar cannot carry the first and last, and apps
+    /// would show control characters in misleading ways.
+    #[error("the account name must not contain ':' or control characters, or start with a space")]
     InvalidAccount,
+    /// The issuer contains a control character.
+    #[error("the issuer must not contain control characters")]
+    InvalidIssuer,
     /// The issuer is empty.
     #[error("the issuer must not be empty")]
     EmptyIssuer,
+    /// The issuer or the account name is longer than [`MAX_LABEL_PART_LEN`]
+    /// bytes.
+    #[error("the issuer and the account name are limited to {MAX_LABEL_PART_LEN} bytes each")]
+    LabelTooLong,
     /// The label's issuer prefix differs from the `issuer` parameter.
     #[error("the label's issuer prefix and the issuer parameter disagree")]
     IssuerMismatch,
@@ -134,13 +147,18 @@ fn check_label(issuer: Option<&str>, account: &str) -> Result<(), UriError> {
     if account.is_empty() {
         return Err(UriError::MissingAccount);
     }
-    if account.contains(':') || account.starts_with(' ') {
+    if account.len() > MAX_LABEL_PART_LEN || issuer.is_some_and(|i| i.len() > MAX_LABEL_PART_LEN)
+    {
+        return Err(UriError::LabelTooLong);
+    }
+    if account.contains(':') || account.starts_with(' ') || account.contains(char::is_control) {
         return Err(UriError::InvalidAccount);
     }
-    if issuer.is_some_and(str::is_empty) {
-        return Err(UriError::EmptyIssuer);
+    match issuer {
+        Some("") => Err(UriError::EmptyIssuer),
+        Some(i) if i.contains(char::is_control) => Err(UriError::InvalidIssuer),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 impl KeyUri {
@@ -151,7 +169,8 @@ impl KeyUri {
     /// # Errors
     ///
     /// [`UriError::MissingAccount`], [`UriError::InvalidAccount`],
-    /// [`UriError::EmptyIssuer`], or [`UriError::UnrepresentableT0`] when
+    /// [`UriError::InvalidIssuer`], [`UriError::EmptyIssuer`],
+    /// [`UriError::LabelTooLong`], or [`UriError::UnrepresentableT0`] when
     /// `config` has a T0 other than 0.
     pub fn totp(
         secret: Secret,
@@ -177,8 +196,9 @@ impl KeyUri {
     ///
     /// # Errors
     ///
-    /// [`UriError::MissingAccount`], [`UriError::InvalidAccount`] or
-    /// [`UriError::EmptyIssuer`].
+    /// [`UriError::MissingAccount`], [`UriError::InvalidAccount`],
+    /// [`UriError::InvalidIssuer`], [`UriError::EmptyIssuer`] or
+    /// [`UriError::LabelTooLong`].
     pub fn hotp(
         secret: Secret,
         issuer: Option<&str>,
@@ -646,6 +666,30 @@ mod tests {
             KeyUri::totp(secret(), None, "a", &c.with_t0(5)),
             Err(UriError::UnrepresentableT0)
         );
+        assert_eq!(
+            KeyUri::totp(secret(), Some("I"), "a\nb", &c),
+            Err(UriError::InvalidAccount)
+        );
+        assert_eq!(
+            KeyUri::totp(secret(), Some("I\0"), "a", &c),
+            Err(UriError::InvalidIssuer)
+        );
+        let long = "\u{7f}".repeat(MAX_LABEL_PART_LEN + 1);
+        assert_eq!(
+            KeyUri::totp(secret(), None, &long, &c),
+            Err(UriError::LabelTooLong)
+        );
+        // The longest legal label, every byte percent-encoded, still parses.
+        let widest = "%".repeat(MAX_LABEL_PART_LEN);
+        let big = KeyUri::totp(
+            Secret::from_bytes(&[9; crate::MAX_SECRET_LEN]).unwrap(),
+            Some(&widest),
+            &widest,
+            &c,
+        )
+        .unwrap();
+        assert!(big.expose_uri().len() <= MAX_URI_LEN);
+        assert_eq!(KeyUri::parse(&big.expose_uri()).unwrap(), big);
     }
 
     #[test]

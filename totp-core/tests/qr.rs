@@ -111,6 +111,56 @@ fn unicode_has_one_line_per_two_module_rows() {
     assert!(text.lines().all(|l| l.chars().count() == side));
 }
 
+/// Paints the terminal rendering back into pixels (each character is two
+/// modules stacked; drawn halves are light, as on a dark terminal) and scans
+/// it like a phone pointed at the screen would.
+#[test]
+fn unicode_decodes_to_the_uri() {
+    if !common::require("zbarimg", &["--version"], "apt-get install zbar-tools") {
+        return;
+    }
+    let dir = common::scratch("qr-unicode");
+    let uri = &uris()[0];
+    let text = Qr::new(uri).unwrap().to_unicode();
+    let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    let (width, height) = (rows[0].len(), rows.len() * 2);
+    let scale = 4;
+    let mut pixels = vec![0u8; width * height * scale * scale];
+    for (y, row) in rows.iter().enumerate() {
+        for (x, ch) in row.iter().enumerate() {
+            let (top, bottom) = match ch {
+                '█' => (true, true),
+                '▀' => (true, false),
+                '▄' => (false, true),
+                ' ' => (false, false),
+                other => panic!("unexpected character {other:?}"),
+            };
+            for (half, light) in [(0, top), (1, bottom)] {
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let py = (y * 2 + half) * scale + dy;
+                        let px = x * scale + dx;
+                        pixels[py * width * scale + px] = if light { 255 } else { 0 };
+                    }
+                }
+            }
+        }
+    }
+    let path = dir.join("terminal.png");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut encoder = png::Encoder::new(
+        file,
+        u32::try_from(width * scale).unwrap(),
+        u32::try_from(height * scale).unwrap(),
+    );
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    assert_eq!(&zbarimg(&path), uri);
+}
+
 #[test]
 fn too_long_for_a_qr_code() {
     assert!(Qr::new(&"x".repeat(4000)).is_err());
