@@ -18,7 +18,10 @@ fuzz_target!(|input: (u64, u64, u64, u8, u8, u8, &str)| {
     else {
         return;
     };
-    let totp = Totp::new(config, &Secret::from_bytes(b"12345678901234567890").unwrap());
+    let totp = Totp::new(
+        config,
+        &Secret::from_bytes(b"12345678901234567890").unwrap(),
+    );
     if let Ok(matched) = totp.verify_after(code, time, last_step) {
         assert!(matched.step > last_step);
         let step = config.step_at(time).unwrap();

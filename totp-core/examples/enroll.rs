@@ -11,7 +11,9 @@ use totp_core::{KeyUri, Qr, Secret, Totp, TotpConfig};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let account = args.next().unwrap_or_else(|| "ada@example.com".to_owned());
-    let issuer = args.next().unwrap_or_else(|| "Lumen Master Account".to_owned());
+    let issuer = args
+        .next()
+        .unwrap_or_else(|| "Lumen Master Account".to_owned());
 
     let config = TotpConfig::default();
     let secret = Secret::generate()?;

@@ -62,18 +62,10 @@ const fn pad_at(at: u32) -> u128 {
     0x80 << (120 - 8 * at)
 }
 
+/// A block of `B` bytes from `B / 16` big-endian 16-byte chunks.
 #[inline(always)]
-fn block64(chunks: [u128; 4]) -> [u8; 64] {
-    let mut block = [0u8; 64];
-    for (dst, chunk) in block.chunks_exact_mut(16).zip(chunks) {
-        dst.copy_from_slice(&chunk.to_be_bytes());
-    }
-    block
-}
-
-#[inline(always)]
-fn block128(chunks: [u128; 8]) -> [u8; 128] {
-    let mut block = [0u8; 128];
+fn block<const B: usize, const C: usize>(chunks: [u128; C]) -> [u8; B] {
+    let mut block = [0u8; B];
     for (dst, chunk) in block.chunks_exact_mut(16).zip(chunks) {
         dst.copy_from_slice(&chunk.to_be_bytes());
     }
@@ -135,7 +127,7 @@ impl Core for Sha1 {
     }
     #[inline(always)]
     fn counter_block(counter: u64) -> [u8; 64] {
-        block64([
+        block::<64, 4>([
             (u128::from(counter) << 64) | pad_at(8),
             0,
             0,
@@ -144,7 +136,7 @@ impl Core for Sha1 {
     }
     #[inline(always)]
     fn digest_block(s: &[u32; 5]) -> [u8; 64] {
-        block64([
+        block::<64, 4>([
             words4([s[0], s[1], s[2], s[3]]),
             (u128::from(s[4]) << 96) | pad_at(4),
             0,
@@ -185,7 +177,7 @@ impl Core for Sha256 {
     }
     #[inline(always)]
     fn digest_block(s: &[u32; 8]) -> [u8; 64] {
-        block64([
+        block::<64, 4>([
             words4([s[0], s[1], s[2], s[3]]),
             words4([s[4], s[5], s[6], s[7]]),
             pad_at(0),
@@ -221,7 +213,7 @@ impl Core for Sha512 {
     }
     #[inline(always)]
     fn counter_block(counter: u64) -> [u8; 128] {
-        block128([
+        block::<128, 8>([
             (u128::from(counter) << 64) | pad_at(8),
             0,
             0,
@@ -235,7 +227,7 @@ impl Core for Sha512 {
     #[inline(always)]
     fn digest_block(s: &[u64; 8]) -> [u8; 128] {
         let pair = |a: u64, b: u64| (u128::from(a) << 64) | u128::from(b);
-        block128([
+        block::<128, 8>([
             pair(s[0], s[1]),
             pair(s[2], s[3]),
             pair(s[4], s[5]),

@@ -147,8 +147,7 @@ fn check_label(issuer: Option<&str>, account: &str) -> Result<(), UriError> {
     if account.is_empty() {
         return Err(UriError::MissingAccount);
     }
-    if account.len() > MAX_LABEL_PART_LEN || issuer.is_some_and(|i| i.len() > MAX_LABEL_PART_LEN)
-    {
+    if account.len() > MAX_LABEL_PART_LEN || issuer.is_some_and(|i| i.len() > MAX_LABEL_PART_LEN) {
         return Err(UriError::LabelTooLong);
     }
     if account.contains(':') || account.starts_with(' ') || account.contains(char::is_control) {

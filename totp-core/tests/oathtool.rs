@@ -21,16 +21,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn oathtool(args: &[String]) -> String {
-    let out = Command::new("oathtool")
-        .args(args)
-        .output()
-        .expect("run oathtool");
-    assert!(
-        out.status.success(),
-        "oathtool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    common::stdout_of(Command::new("oathtool").args(args))
+        .trim()
+        .to_string()
 }
 
 #[derive(Debug, Clone)]

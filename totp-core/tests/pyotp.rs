@@ -11,18 +11,12 @@ use totp_core::{Algorithm, Digits, KeyUri, Secret, Totp, TotpConfig, UriKind};
 
 /// Runs a Python snippet with pyotp imported; `args` arrive as `sys.argv[1:]`.
 fn py(script: &str, args: &[&str]) -> String {
-    let out = Command::new(common::python())
-        .arg("-c")
-        .arg(format!("import sys, hashlib, pyotp\n{script}"))
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::stdout_of(
+        Command::new(common::python())
+            .arg("-c")
+            .arg(format!("import sys, hashlib, pyotp\n{script}"))
+            .args(args),
+    )
 }
 
 fn have_pyotp() -> bool {

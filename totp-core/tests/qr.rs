@@ -10,21 +10,13 @@ use std::process::Command;
 use totp_core::{KeyUri, Qr, Secret, TotpConfig};
 
 fn zbarimg(path: &std::path::Path) -> String {
-    let out = Command::new("zbarimg")
-        .args(["--raw", "--quiet", "-Sdisable", "-Sqrcode.enable"])
-        .arg(path)
-        .output()
-        .expect("run zbarimg");
-    assert!(
-        out.status.success(),
-        "zbarimg found no code in {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
+    common::stdout_of(
+        Command::new("zbarimg")
+            .args(["--raw", "--quiet", "-Sdisable", "-Sqrcode.enable"])
+            .arg(path),
+    )
+    .trim_end()
+    .to_string()
 }
 
 fn uris() -> Vec<String> {

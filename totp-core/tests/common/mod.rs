@@ -25,6 +25,20 @@ pub(crate) fn require(program: &str, probe: &[&str], install_hint: &str) -> bool
     found
 }
 
+/// Runs a command to completion and returns its standard output; a failure
+/// to start or a non-zero exit fails the test with the command's stderr.
+pub(crate) fn stdout_of(command: &mut Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// The Python interpreter with pyotp: the workspace's `.venv` if present,
 /// else `python3`.
 #[allow(dead_code)]
