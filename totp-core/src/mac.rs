@@ -261,23 +261,27 @@ pub(crate) struct Keyed<C: Core> {
 
 impl<C: Core> Keyed<C> {
     pub(crate) fn new(key: &[u8]) -> Self {
-        let mut block = C::ZERO;
-        if key.len() > block.as_ref().len() {
-            C::hash(key, block.as_mut());
+        let mut ipad = C::ZERO;
+        if key.len() > ipad.as_ref().len() {
+            C::hash(key, ipad.as_mut());
         } else {
-            write_prefix(key, block.as_mut());
+            write_prefix(key, ipad.as_mut());
         }
-        for b in block.as_mut() {
+        let mut opad = ipad;
+        for b in ipad.as_mut() {
             *b ^= 0x36;
         }
-        let mut inner = C::IV;
-        C::compress(&mut inner, &block);
-        for b in block.as_mut() {
-            *b ^= 0x36 ^ 0x5c;
+        for b in opad.as_mut() {
+            *b ^= 0x5c;
         }
+        // Both pad blocks are written before either compression, so the two
+        // (independent) compressions can overlap.
+        let mut inner = C::IV;
         let mut outer = C::IV;
-        C::compress(&mut outer, &block);
-        block.as_mut().zeroize();
+        C::compress(&mut inner, &ipad);
+        C::compress(&mut outer, &opad);
+        ipad.as_mut().zeroize();
+        opad.as_mut().zeroize();
         Self { inner, outer }
     }
 
