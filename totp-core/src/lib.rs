@@ -3,7 +3,6 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![warn(clippy::indexing_slicing)]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
