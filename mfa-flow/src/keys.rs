@@ -1,0 +1,298 @@
+use std::fmt;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use totp_core::Secret;
+use zeroize::Zeroizing;
+
+/// Associated-data prefix for sealed TOTP secrets; the user id follows it.
+const SECRET_AAD: &[u8] = b"mfa-flow/totp-secret/v1\0";
+/// HKDF info strings: one application key yields independent subkeys.
+const SEALING_INFO: &[u8] = b"mfa-flow/sealing-key/v1";
+const RECOVERY_INFO: &[u8] = b"mfa-flow/recovery-hash-key/v1";
+
+/// Why a key could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Key material must be exactly 32 bytes.
+    #[error("an application key is exactly 32 bytes")]
+    WrongLength,
+    /// Two keys in one keyring share an id.
+    #[error("two application keys share the id {0}")]
+    DuplicateId(u32),
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Rng(#[source] getrandom::Error),
+}
+
+/// Why a sealed secret could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The record names a key id the keyring does not hold (retired too early?).
+    #[error("the secret is sealed under key {0}, which is not in the keyring")]
+    UnknownKey(u32),
+    /// Authentication failed: the record was altered, belongs to another
+    /// user, or was sealed under different key material with the same id.
+    #[error("the sealed secret does not open for this user")]
+    Forged,
+}
+
+/// An application key: 32 secret bytes and an id, from which the sealing
+/// key and the recovery-code hashing key are derived (HKDF-SHA-256).
+///
+/// Keep it outside the database (environment, secret manager): whoever holds
+/// both the database and this key can read every TOTP secret.
+pub struct AppKey {
+    id: u32,
+    sealing: Zeroizing<[u8; 32]>,
+    recovery: Zeroizing<[u8; 32]>,
+}
+
+impl AppKey {
+    /// Derives the subkeys from 32 bytes of key material.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::WrongLength`] unless `material` is 32 bytes.
+    pub fn from_bytes(id: u32, material: &[u8]) -> Result<Self, KeyError> {
+        if material.len() != 32 {
+            return Err(KeyError::WrongLength);
+        }
+        let hkdf = Hkdf::<Sha256>::new(Some(&id.to_be_bytes()), material);
+        let mut sealing = Zeroizing::new([0u8; 32]);
+        let mut recovery = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA-256's 8160-byte limit.
+        hkdf.expand(SEALING_INFO, sealing.as_mut_slice())
+            .map_err(|_| KeyError::WrongLength)?;
+        hkdf.expand(RECOVERY_INFO, recovery.as_mut_slice())
+            .map_err(|_| KeyError::WrongLength)?;
+        Ok(Self {
+            id,
+            sealing,
+            recovery,
+        })
+    }
+
+    /// A fresh random key from the operating system's RNG.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Rng`] if the RNG fails.
+    pub fn generate(id: u32) -> Result<Self, KeyError> {
+        let mut material = Zeroizing::new([0u8; 32]);
+        getrandom::fill(material.as_mut_slice()).map_err(KeyError::Rng)?;
+        Self::from_bytes(id, material.as_slice())
+    }
+
+    /// The key id stored beside everything sealed or hashed under this key.
+    #[must_use]
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AppKey({}, redacted)", self.id)
+    }
+}
+
+/// The application keys the service may use: the current one seals and
+/// hashes everything new; older ones still open what they sealed, and
+/// records sealed under them are re-sealed under the current key on their
+/// next write.
+///
+/// Recovery codes are hashed under the key current when they were issued and
+/// cannot be re-hashed (only their hashes are kept), so retire an old key
+/// only once every user has confirmed or regenerated codes since it stopped
+/// being current (`MfaService::status` shows no record still uses it).
+#[derive(Debug)]
+pub struct Keyring {
+    current: AppKey,
+    previous: Vec<AppKey>,
+}
+
+impl Keyring {
+    /// A keyring whose only key is `current`.
+    #[must_use]
+    pub fn new(current: AppKey) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Adds an older key that may still open records.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::DuplicateId`] if the id is already in the keyring.
+    pub fn with_previous(mut self, key: AppKey) -> Result<Self, KeyError> {
+        if self.find(key.id).is_some() {
+            return Err(KeyError::DuplicateId(key.id));
+        }
+        self.previous.push(key);
+        Ok(self)
+    }
+
+    /// The id of the key used for new seals and hashes.
+    #[must_use]
+    pub fn current_id(&self) -> u32 {
+        self.current.id
+    }
+
+    fn find(&self, id: u32) -> Option<&AppKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id == id)
+    }
+
+    pub(crate) fn recovery_key(&self, id: u32) -> Option<&[u8; 32]> {
+        self.find(id).map(|k| &*k.recovery)
+    }
+
+    pub(crate) fn current_recovery_key(&self) -> (u32, &[u8; 32]) {
+        (self.current.id, &self.current.recovery)
+    }
+
+    /// Seals a TOTP secret for one user under the current key.
+    pub(crate) fn seal(&self, user: &str, secret: &Secret) -> Result<SealedSecret, KeyError> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(KeyError::Rng)?;
+        let cipher = XChaCha20Poly1305::new((&*self.current.sealing).into());
+        let aad = aad(user);
+        let ciphertext = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: secret.expose_bytes(),
+                    aad: &aad,
+                },
+            )
+            // Encryption fails only for messages beyond 256 GiB.
+            .map_err(|_| KeyError::WrongLength)?;
+        Ok(SealedSecret {
+            key_id: self.current.id,
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Opens a sealed secret, checking it belongs to `user`.
+    pub(crate) fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, OpenError> {
+        let key = self
+            .find(sealed.key_id)
+            .ok_or(OpenError::UnknownKey(sealed.key_id))?;
+        let cipher = XChaCha20Poly1305::new((&*key.sealing).into());
+        let aad = aad(user);
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(
+                    &XNonce::from(sealed.nonce),
+                    Payload {
+                        msg: &sealed.ciphertext,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| OpenError::Forged)?,
+        );
+        Secret::from_bytes(&plain).map_err(|_| OpenError::Forged)
+    }
+}
+
+fn aad(user: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(SECRET_AAD.len() + user.len());
+    aad.extend_from_slice(SECRET_AAD);
+    aad.extend_from_slice(user.as_bytes());
+    aad
+}
+
+/// A TOTP secret encrypted with XChaCha20-Poly1305 under an application key,
+/// bound to its user id as associated data.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub(crate) key_id: u32,
+    pub(crate) nonce: [u8; 24],
+    pub(crate) ciphertext: Vec<u8>,
+}
+
+impl SealedSecret {
+    /// The id of the key it is sealed under.
+    #[must_use]
+    pub fn key_id(&self) -> u32 {
+        self.key_id
+    }
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedSecret(key {})", self.key_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret::from_bytes(b"12345678901234567890").unwrap()
+    }
+
+    #[test]
+    fn seals_and_opens_for_the_same_user_only() {
+        let ring = Keyring::new(AppKey::from_bytes(1, &[7; 32]).unwrap());
+        let sealed = ring.seal("alice", &secret()).unwrap();
+        assert_eq!(ring.open("alice", &sealed).unwrap(), secret());
+        assert!(matches!(ring.open("bob", &sealed), Err(OpenError::Forged)));
+        let mut tampered = sealed.clone();
+        tampered.ciphertext[0] ^= 1;
+        assert!(matches!(
+            ring.open("alice", &tampered),
+            Err(OpenError::Forged)
+        ));
+        assert_ne!(sealed.ciphertext, secret().expose_bytes());
+    }
+
+    #[test]
+    fn rotation_opens_old_seals_and_seals_new_under_current() {
+        let old = Keyring::new(AppKey::from_bytes(1, &[1; 32]).unwrap());
+        let sealed = old.seal("alice", &secret()).unwrap();
+        let new = Keyring::new(AppKey::from_bytes(2, &[2; 32]).unwrap())
+            .with_previous(AppKey::from_bytes(1, &[1; 32]).unwrap())
+            .unwrap();
+        assert_eq!(new.open("alice", &sealed).unwrap(), secret());
+        assert_eq!(new.seal("alice", &secret()).unwrap().key_id(), 2);
+        let only_new = Keyring::new(AppKey::from_bytes(2, &[2; 32]).unwrap());
+        assert!(matches!(
+            only_new.open("alice", &sealed),
+            Err(OpenError::UnknownKey(1))
+        ));
+        // Same id, different material: authentication fails.
+        let impostor = Keyring::new(AppKey::from_bytes(1, &[9; 32]).unwrap());
+        assert!(matches!(
+            impostor.open("alice", &sealed),
+            Err(OpenError::Forged)
+        ));
+    }
+
+    #[test]
+    fn key_checks() {
+        assert!(matches!(
+            AppKey::from_bytes(1, &[0; 31]),
+            Err(KeyError::WrongLength)
+        ));
+        let ring = Keyring::new(AppKey::generate(1).unwrap());
+        assert!(matches!(
+            ring.with_previous(AppKey::generate(1).unwrap()),
+            Err(KeyError::DuplicateId(1))
+        ));
+        assert_eq!(
+            format!("{:?}", AppKey::from_bytes(3, &[5; 32]).unwrap()),
+            "AppKey(3, redacted)"
+        );
+    }
+}

@@ -1,0 +1,34 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod clock;
+mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+mod keys;
+mod machine;
+mod outcome;
+mod record;
+mod recovery;
+mod service;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{MfaConfig, ThrottleConfig};
+pub use error::{FlowError, MfaError};
+pub use keys::{AppKey, KeyError, Keyring, OpenError, SealedSecret};
+pub use machine::Login;
+pub use outcome::{
+    Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
+    Status, Verified,
+};
+pub use record::{
+    DecodeError, MAX_RECORD_LEN, MfaRecord, MfaState, RECORD_FORMAT, RecoverySet, Throttle,
+    TotpParams,
+};
+pub use recovery::{RecoveryCodeError, RecoveryCodes};
+pub use service::{AUDIT_TARGET, MfaService};
+pub use store::{MemoryStore, MemoryStoreError, Saved, Store};
+pub use totp_core;

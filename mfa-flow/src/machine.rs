@@ -1,0 +1,524 @@
+//! The state machine: pure functions from (record, input, time) to (the
+//! record to write, if any; the outcome; the audit event name). No I/O: the
+//! service loads, calls one of these, and saves with compare-and-swap.
+//! (Randomness for new secrets, nonces and recovery codes comes from the OS.)
+
+use totp_core::{KeyUri, Qr, Secret, Totp, TotpConfig, VerifyError};
+
+use crate::config::MfaConfig;
+use crate::error::FlowError;
+use crate::keys::{Keyring, SealedSecret};
+use crate::outcome::{
+    Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
+    Status, Verified,
+};
+use crate::record::{MfaRecord, MfaState, RecoverySet, Throttle, TotpParams};
+use crate::recovery::{self, RecoveryCodes};
+
+/// The result of one transition.
+#[derive(Debug)]
+pub(crate) struct Step<T> {
+    /// The record to store (its version is set by the service), or `None`
+    /// when nothing changes.
+    pub(crate) write: Option<MfaRecord>,
+    /// What the caller gets.
+    pub(crate) value: T,
+    /// The audit event.
+    pub(crate) event: &'static str,
+}
+
+impl<T> Step<T> {
+    fn read_only(value: T, event: &'static str) -> Self {
+        Self {
+            write: None,
+            value,
+            event,
+        }
+    }
+
+    fn write(record: MfaRecord, value: T, event: &'static str) -> Self {
+        Self {
+            write: Some(record),
+            value,
+            event,
+        }
+    }
+}
+
+/// Configuration and keys: everything a transition needs besides its inputs.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    pub(crate) config: MfaConfig,
+    pub(crate) keys: Keyring,
+}
+
+/// A submitted credential: a TOTP code or a recovery code, told apart by
+/// their length once separators are removed.
+enum Credential<'a> {
+    Totp(&'a str),
+    Recovery(&'a str),
+}
+
+fn classify(input: &str) -> Credential<'_> {
+    let symbols = input
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'-' | b'\t' | b'\r' | b'\n'))
+        .take(9)
+        .count();
+    if symbols <= 8 {
+        Credential::Totp(input)
+    } else {
+        Credential::Recovery(input)
+    }
+}
+
+/// Why a credential was not accepted.
+#[derive(Debug)]
+enum Refusal {
+    Invalid,
+    Replayed,
+    Locked(Option<u64>),
+    Malformed(InputError),
+}
+
+impl Refusal {
+    fn outcome<T>(self) -> Outcome<T> {
+        match self {
+            Self::Invalid => Outcome::Invalid,
+            Self::Replayed => Outcome::Replayed,
+            Self::Locked(until) => Outcome::Locked { until },
+            Self::Malformed(e) => Outcome::Malformed(e),
+        }
+    }
+}
+
+/// A refused credential, with the record to write (a failure counted) if any.
+#[derive(Debug)]
+struct Refused {
+    write: Option<MfaRecord>,
+    refusal: Refusal,
+    event: &'static str,
+}
+
+impl Refused {
+    fn step<T>(self) -> Step<Outcome<T>> {
+        Step {
+            write: self.write,
+            value: self.refusal.outcome(),
+            event: self.event,
+        }
+    }
+}
+
+/// A successful check of a TOTP code or recovery code.
+enum Passed {
+    Totp(u64),
+    Recovery { remaining: usize },
+}
+
+impl Machine {
+    fn totp(&self, params: &TotpParams, secret: &Secret) -> Result<Totp, FlowError> {
+        let base = self.config.totp;
+        let config = TotpConfig::default()
+            .with_algorithm(params.algorithm)
+            .with_digits(params.digits)
+            .with_period(params.period)
+            .and_then(|c| c.with_window(base.look_behind(), base.look_ahead()))
+            .map_err(|_| FlowError::CorruptRecord("TOTP parameters"))?;
+        Ok(Totp::new(config, secret))
+    }
+
+    /// The timed lock in force, if any.
+    fn locked(throttle: &Throttle, now: u64) -> Option<Refused> {
+        throttle
+            .locked_until
+            .filter(|until| now < *until)
+            .map(|until| Refused {
+                write: None,
+                refusal: Refusal::Locked(Some(until)),
+                event: "locked",
+            })
+    }
+
+    /// A refusal: malformed input changes nothing; anything else counts.
+    fn refuse(&self, record: &MfaRecord, refusal: Refusal, now: u64) -> Refused {
+        match refusal {
+            Refusal::Malformed(_) => Refused {
+                write: None,
+                refusal,
+                event: "malformed",
+            },
+            _ => Refused {
+                write: Some(self.failed(record, now)),
+                refusal,
+                event: "failure",
+            },
+        }
+    }
+
+    /// One more failure, and the lock it brings.
+    fn failed(&self, record: &MfaRecord, now: u64) -> MfaRecord {
+        let mut next = record.clone();
+        let failures = record.throttle.failures.saturating_add(1);
+        next.throttle = Throttle {
+            failures,
+            locked_until: self
+                .config
+                .throttle
+                .lock_after(failures)
+                .map(|d| now.saturating_add(d)),
+        };
+        next
+    }
+
+    /// Checks a TOTP code against a sealed secret, after `last_step`.
+    fn check_code(
+        &self,
+        user: &str,
+        secret: &SealedSecret,
+        params: &TotpParams,
+        last_step: Option<u64>,
+        code: &str,
+        now: u64,
+    ) -> Result<Result<u64, Refusal>, FlowError> {
+        let totp = self.totp(params, &self.keys.open(user, secret)?)?;
+        let result = match last_step {
+            Some(last) => totp.verify_after(code, now, last),
+            None => totp.verify(code, now),
+        };
+        Ok(match result {
+            Ok(m) => Ok(m.step),
+            Err(VerifyError::Malformed(e)) => Err(Refusal::Malformed(InputError::Code(e))),
+            Err(VerifyError::Replayed) => Err(Refusal::Replayed),
+            // Invalid, or a clock before T0 (which is 0): no match either way.
+            Err(_) => Err(Refusal::Invalid),
+        })
+    }
+
+    /// Checks a credential for an active user, with the lock and the
+    /// failure count; returns the record after a failure, or what passed.
+    fn check_credential(
+        &self,
+        user: &str,
+        record: &MfaRecord,
+        input: &str,
+        now: u64,
+    ) -> Result<Result<(Passed, MfaRecord), Refused>, FlowError> {
+        let MfaState::Active {
+            secret,
+            totp,
+            last_step,
+            ..
+        } = &record.state
+        else {
+            return Err(FlowError::NotEnrolled);
+        };
+        if let Some(locked) = Self::locked(&record.throttle, now) {
+            return Ok(Err(locked));
+        }
+        let refusal = match classify(input) {
+            Credential::Totp(code) => {
+                if self.config.throttle.hard_locked(record.throttle.failures) {
+                    return Ok(Err(Refused {
+                        write: None,
+                        refusal: Refusal::Locked(None),
+                        event: "hard_locked",
+                    }));
+                }
+                match self.check_code(user, secret, totp, Some(*last_step), code, now)? {
+                    Ok(step) => {
+                        let mut next = record.clone();
+                        if let MfaState::Active { last_step, .. } = &mut next.state {
+                            *last_step = step;
+                        }
+                        next.throttle = Throttle::default();
+                        return Ok(Ok((Passed::Totp(step), next)));
+                    }
+                    Err(refused) => refused,
+                }
+            }
+            Credential::Recovery(code) => match recovery::normalize(code) {
+                Err(e) => Refusal::Malformed(InputError::Recovery(e)),
+                Ok(symbols) => {
+                    let found = record.recovery.as_ref().and_then(|set| {
+                        let key = self.keys.recovery_key(set.key_id)?;
+                        recovery::position(&set.hashes, &recovery::hash(key, &symbols))
+                    });
+                    match (found, record.recovery.as_ref()) {
+                        (Some(i), Some(set)) => {
+                            let mut next = record.clone();
+                            let mut hashes = set.hashes.clone();
+                            hashes.swap_remove(i);
+                            let remaining = hashes.len();
+                            next.recovery = Some(RecoverySet {
+                                key_id: set.key_id,
+                                hashes,
+                            });
+                            // A recovery code lifts every lock, hard or timed.
+                            next.throttle = Throttle::default();
+                            return Ok(Ok((Passed::Recovery { remaining }, next)));
+                        }
+                        _ => Refusal::Invalid,
+                    }
+                }
+            },
+        };
+        Ok(Err(self.refuse(record, refusal, now)))
+    }
+
+    pub(crate) fn requirement(record: &MfaRecord, policy: Policy) -> Requirement {
+        match (&record.state, policy) {
+            (MfaState::Active { .. }, _) => Requirement::Code,
+            (MfaState::Requested | MfaState::Pending { .. }, _) => Requirement::Enroll,
+            (MfaState::Disabled, Policy::Required) => Requirement::Enroll,
+            (MfaState::Disabled, Policy::Optional) => Requirement::Proceed,
+        }
+    }
+
+    pub(crate) fn opt_in(record: &MfaRecord) -> Step<()> {
+        match record.state {
+            MfaState::Disabled => {
+                let mut next = record.clone();
+                next.state = MfaState::Requested;
+                Step::write(next, (), "opted_in")
+            }
+            _ => Step::read_only((), "opted_in_already"),
+        }
+    }
+
+    pub(crate) fn begin_enrollment(
+        &self,
+        user: &str,
+        account: &str,
+        record: &MfaRecord,
+        now: u64,
+    ) -> Result<Step<EnrollmentTicket>, FlowError> {
+        if matches!(record.state, MfaState::Active { .. }) {
+            return Err(FlowError::AlreadyEnrolled);
+        }
+        let base = self.config.totp;
+        let secret = Secret::generate_for(base.algorithm()).map_err(FlowError::Rng)?;
+        let uri = KeyUri::totp(secret.clone(), Some(&self.config.issuer), account, &base)
+            .map_err(FlowError::InvalidAccountName)?;
+        let uri_text = uri.expose_uri();
+        let qr_svg = Qr::new(&uri_text).map_err(FlowError::Qr)?.to_svg();
+        let expires_at = now.saturating_add(self.config.enrollment_ttl);
+        let mut next = record.clone();
+        next.state = MfaState::Pending {
+            secret: self.keys.seal(user, &secret)?,
+            totp: TotpParams {
+                algorithm: base.algorithm(),
+                digits: base.digits(),
+                period: base.period(),
+            },
+            expires_at,
+        };
+        let ticket = EnrollmentTicket {
+            uri: uri_text,
+            secret: secret.expose_base32(),
+            qr_svg,
+            expires_at,
+        };
+        Ok(Step::write(next, ticket, "enrollment_started"))
+    }
+
+    pub(crate) fn confirm_enrollment(
+        &self,
+        user: &str,
+        record: &MfaRecord,
+        code: &str,
+        now: u64,
+    ) -> Result<Step<Outcome<Enrolled>>, FlowError> {
+        let MfaState::Pending {
+            secret,
+            totp,
+            expires_at,
+        } = &record.state
+        else {
+            return Err(FlowError::NoPendingEnrollment);
+        };
+        if now >= *expires_at {
+            let mut next = record.clone();
+            next.state = MfaState::Requested;
+            return Ok(Step::write(next, Outcome::Expired, "enrollment_expired"));
+        }
+        if let Some(locked) = Self::locked(&record.throttle, now) {
+            return Ok(locked.step());
+        }
+        match self.check_code(user, secret, totp, None, code, now)? {
+            Ok(step) => {
+                let (codes, set) = self.issue_recovery()?;
+                let next = MfaRecord {
+                    state: MfaState::Active {
+                        secret: secret.clone(),
+                        totp: *totp,
+                        confirmed_at: now,
+                        last_step: step,
+                    },
+                    throttle: Throttle::default(),
+                    recovery: Some(set),
+                    version: record.version,
+                };
+                Ok(Step::write(
+                    next,
+                    Outcome::Accepted(Enrolled {
+                        recovery_codes: codes,
+                        step,
+                    }),
+                    "enrollment_confirmed",
+                ))
+            }
+            Err(refusal) => Ok(self.refuse(record, refusal, now).step()),
+        }
+    }
+
+    fn issue_recovery(&self) -> Result<(RecoveryCodes, RecoverySet), FlowError> {
+        let (key_id, key) = self.keys.current_recovery_key();
+        let (codes, hashes) = recovery::issue(self.config.recovery_codes, key)
+            .map_err(|e| FlowError::Key(crate::keys::KeyError::Rng(e)))?;
+        Ok((codes, RecoverySet { key_id, hashes }))
+    }
+
+    /// A login with a TOTP code or a recovery code.
+    pub(crate) fn login(
+        &self,
+        user: &str,
+        record: &MfaRecord,
+        input: &str,
+        now: u64,
+    ) -> Result<Step<Outcome<Login>>, FlowError> {
+        Ok(match self.check_credential(user, record, input, now)? {
+            Ok((Passed::Totp(step), next)) => Step::write(
+                next,
+                Outcome::Accepted(Login::Code(Verified { step })),
+                "login_code",
+            ),
+            Ok((Passed::Recovery { remaining }, next)) => Step::write(
+                next,
+                Outcome::Accepted(Login::Recovery(RecoveryUsed { remaining })),
+                "login_recovery_code",
+            ),
+            Err(refused) => refused.step(),
+        })
+    }
+
+    pub(crate) fn regenerate_recovery(
+        &self,
+        user: &str,
+        record: &MfaRecord,
+        code: &str,
+        now: u64,
+    ) -> Result<Step<Outcome<RecoveryCodes>>, FlowError> {
+        // Only a current TOTP code may replace the codes.
+        if matches!(classify(code), Credential::Recovery(_)) {
+            return Ok(Step::read_only(
+                Outcome::Malformed(InputError::Code(totp_core::CodeError::WrongLength {
+                    expected: self.active_digits(record)?,
+                })),
+                "malformed",
+            ));
+        }
+        Ok(match self.check_credential(user, record, code, now)? {
+            Ok((_, mut next)) => {
+                let (codes, set) = self.issue_recovery()?;
+                next.recovery = Some(set);
+                Step::write(next, Outcome::Accepted(codes), "recovery_codes_regenerated")
+            }
+            Err(refused) => refused.step(),
+        })
+    }
+
+    fn active_digits(&self, record: &MfaRecord) -> Result<totp_core::Digits, FlowError> {
+        match &record.state {
+            MfaState::Active { totp, .. } => Ok(totp.digits),
+            _ => Err(FlowError::NotEnrolled),
+        }
+    }
+
+    pub(crate) fn disable(
+        &self,
+        user: &str,
+        record: &MfaRecord,
+        policy: Policy,
+        input: &str,
+        now: u64,
+    ) -> Result<Step<Outcome<()>>, FlowError> {
+        if policy == Policy::Required {
+            return Err(FlowError::PolicyForbids);
+        }
+        let disabled = MfaRecord {
+            state: MfaState::Disabled,
+            throttle: Throttle::default(),
+            recovery: None,
+            version: record.version,
+        };
+        match record.state {
+            MfaState::Disabled => Ok(Step::read_only(Outcome::Accepted(()), "disabled_already")),
+            // Nothing confirmed yet: nothing to prove.
+            MfaState::Requested | MfaState::Pending { .. } => {
+                Ok(Step::write(disabled, Outcome::Accepted(()), "disabled"))
+            }
+            MfaState::Active { .. } => {
+                Ok(match self.check_credential(user, record, input, now)? {
+                    Ok(_) => Step::write(disabled, Outcome::Accepted(()), "disabled"),
+                    Err(refused) => refused.step(),
+                })
+            }
+        }
+    }
+
+    pub(crate) fn admin_reset(record: &MfaRecord) -> Step<()> {
+        Step::write(
+            MfaRecord {
+                state: MfaState::Disabled,
+                throttle: Throttle::default(),
+                recovery: None,
+                version: record.version,
+            },
+            (),
+            "admin_reset",
+        )
+    }
+
+    pub(crate) fn status(&self, record: &MfaRecord, now: u64) -> Status {
+        let (state, confirmed_at, pending_expires_at) = match &record.state {
+            MfaState::Disabled => (StateKind::Disabled, None, None),
+            MfaState::Requested => (StateKind::Requested, None, None),
+            MfaState::Pending { expires_at, .. } => (StateKind::Pending, None, Some(*expires_at)),
+            MfaState::Active { confirmed_at, .. } => (StateKind::Active, Some(*confirmed_at), None),
+        };
+        Status {
+            state,
+            confirmed_at,
+            pending_expires_at,
+            recovery_codes_left: record.recovery.as_ref().map_or(0, |r| r.hashes.len()),
+            failures: record.throttle.failures,
+            locked_until: record.throttle.locked_until.filter(|u| now < *u),
+            hard_locked: self.config.throttle.hard_locked(record.throttle.failures),
+        }
+    }
+
+    /// Re-seals a secret sealed under an older key before the record is
+    /// written, so key rotation completes as users log in.
+    pub(crate) fn reseal(&self, user: &str, record: &mut MfaRecord) -> Result<(), FlowError> {
+        let current = self.keys.current_id();
+        let sealed = match &mut record.state {
+            MfaState::Pending { secret, .. } | MfaState::Active { secret, .. } => secret,
+            MfaState::Disabled | MfaState::Requested => return Ok(()),
+        };
+        if sealed.key_id != current {
+            *sealed = self.keys.seal(user, &self.keys.open(user, sealed)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a login was accepted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Login {
+    /// A TOTP code.
+    Code(Verified),
+    /// A recovery code.
+    Recovery(RecoveryUsed),
+}

@@ -1,0 +1,468 @@
+//! The per-user record and its stored form.
+//!
+//! # Stored format, version 1
+//!
+//! A record is stored as one UTF-8 JSON object; binary fields are base64
+//! (standard alphabet, padded). Unknown fields are refused, so a record
+//! written by a newer format is never half-read.
+//!
+//! ```json
+//! {
+//!   "format": 1,
+//!   "version": 7,
+//!   "state": {
+//!     "kind": "active",
+//!     "secret": { "key": 2, "nonce": "<24 bytes>", "sealed": "<ciphertext and tag>" },
+//!     "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
+//!     "confirmed_at": 1700000000,
+//!     "last_step": 56666666
+//!   },
+//!   "throttle": { "failures": 0, "locked_until": null },
+//!   "recovery": { "key": 2, "hashes": ["<32 bytes>", "..."] }
+//! }
+//! ```
+//!
+//! `state.kind` is `disabled`, `requested`, `pending` (with `secret`, `totp`
+//! and `expires_at`) or `active` (as above). Times are Unix seconds.
+//! `recovery` is `null` when no codes are issued; `hashes` holds the unused
+//! codes' HMAC-SHA-256 values under the recovery key derived from `key`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use totp_core::{Algorithm, Digits, TotpConfig};
+
+use crate::keys::SealedSecret;
+
+/// The stored-format version this crate writes and reads.
+pub const RECORD_FORMAT: u32 = 1;
+/// The largest stored record accepted, in bytes; anything larger is corrupt.
+pub const MAX_RECORD_LEN: usize = 64 * 1024;
+
+/// The TOTP parameters a user's authenticator app was set up with, kept per
+/// user so a later change of the service's defaults does not break them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TotpParams {
+    /// The HMAC algorithm.
+    pub algorithm: Algorithm,
+    /// The number of digits.
+    pub digits: Digits,
+    /// The period, in seconds (at least 1).
+    pub period: u64,
+}
+
+/// Where a user is in the MFA life cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MfaState {
+    /// No MFA.
+    Disabled,
+    /// Opted in (at registration, or made to by policy), not yet set up.
+    Requested,
+    /// A secret was shown (QR code); waiting for the first code.
+    Pending {
+        /// The sealed secret.
+        secret: SealedSecret,
+        /// Its TOTP parameters.
+        totp: TotpParams,
+        /// When the enrolment stops being confirmable.
+        expires_at: u64,
+    },
+    /// Enrolled: every login needs a code.
+    Active {
+        /// The sealed secret.
+        secret: SealedSecret,
+        /// Its TOTP parameters.
+        totp: TotpParams,
+        /// When the enrolment was confirmed.
+        confirmed_at: u64,
+        /// The last accepted time step; only later steps are accepted.
+        last_step: u64,
+    },
+}
+
+/// Consecutive failures and the lock they caused; shared by TOTP and
+/// recovery codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Throttle {
+    /// Consecutive failed attempts.
+    pub failures: u32,
+    /// Attempts are refused until then.
+    pub locked_until: Option<u64>,
+}
+
+/// The unused recovery codes, as keyed hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoverySet {
+    /// The application key whose recovery key made the hashes.
+    pub key_id: u32,
+    /// HMAC-SHA-256 of each unused code.
+    pub hashes: Vec<[u8; 32]>,
+}
+
+/// Everything stored for one user, with the version the store compares on
+/// every write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaRecord {
+    /// The life-cycle state.
+    pub state: MfaState,
+    /// The failure counter and lock.
+    pub throttle: Throttle,
+    /// Unused recovery codes, if any were issued.
+    pub recovery: Option<RecoverySet>,
+    /// Incremented by every write; 0 means never stored.
+    pub version: u64,
+}
+
+impl Default for MfaRecord {
+    fn default() -> Self {
+        Self {
+            state: MfaState::Disabled,
+            throttle: Throttle::default(),
+            recovery: None,
+            version: 0,
+        }
+    }
+}
+
+/// Why stored bytes are not a record. Stores may hand back anything (a
+/// truncated write, another program's data), so every path is an error,
+/// never a panic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Larger than [`MAX_RECORD_LEN`].
+    #[error("the stored record is larger than {MAX_RECORD_LEN} bytes")]
+    TooLarge,
+    /// Not JSON of the expected shape.
+    #[error("the stored record is malformed")]
+    Malformed(#[source] serde_json::Error),
+    /// A format this version of the crate does not read.
+    #[error("the stored record has format {0}; this crate reads format {RECORD_FORMAT}")]
+    UnsupportedFormat(u32),
+    /// A field has an impossible value.
+    #[error("the stored record has an invalid {0}")]
+    InvalidField(&'static str),
+}
+
+impl MfaRecord {
+    /// Encodes the record in the stored format.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let stored = Stored::from(self);
+        // Serialising plain structs of strings and integers cannot fail.
+        serde_json::to_vec(&stored).unwrap_or_default()
+    }
+
+    /// Decodes a stored record.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] for anything that is not a well-formed record of a
+    /// supported format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(DecodeError::TooLarge);
+        }
+        let stored: Stored = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
+        stored.into_record()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The serde model of format 1.
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    format: u32,
+    version: u64,
+    state: StoredState,
+    throttle: StoredThrottle,
+    recovery: Option<StoredRecovery>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum StoredState {
+    Disabled,
+    Requested,
+    Pending {
+        secret: StoredSecret,
+        totp: StoredTotp,
+        expires_at: u64,
+    },
+    Active {
+        secret: StoredSecret,
+        totp: StoredTotp,
+        confirmed_at: u64,
+        last_step: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredSecret {
+    key: u32,
+    nonce: String,
+    sealed: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredTotp {
+    algorithm: String,
+    digits: u8,
+    period: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredThrottle {
+    failures: u32,
+    locked_until: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredRecovery {
+    key: u32,
+    hashes: Vec<String>,
+}
+
+impl From<&SealedSecret> for StoredSecret {
+    fn from(s: &SealedSecret) -> Self {
+        Self {
+            key: s.key_id,
+            nonce: BASE64.encode(s.nonce),
+            sealed: BASE64.encode(&s.ciphertext),
+        }
+    }
+}
+
+impl From<&TotpParams> for StoredTotp {
+    fn from(t: &TotpParams) -> Self {
+        Self {
+            algorithm: t.algorithm.name().to_owned(),
+            digits: t.digits.get(),
+            period: t.period,
+        }
+    }
+}
+
+impl From<&MfaRecord> for Stored {
+    fn from(r: &MfaRecord) -> Self {
+        let state = match &r.state {
+            MfaState::Disabled => StoredState::Disabled,
+            MfaState::Requested => StoredState::Requested,
+            MfaState::Pending {
+                secret,
+                totp,
+                expires_at,
+            } => StoredState::Pending {
+                secret: secret.into(),
+                totp: totp.into(),
+                expires_at: *expires_at,
+            },
+            MfaState::Active {
+                secret,
+                totp,
+                confirmed_at,
+                last_step,
+            } => StoredState::Active {
+                secret: secret.into(),
+                totp: totp.into(),
+                confirmed_at: *confirmed_at,
+                last_step: *last_step,
+            },
+        };
+        Self {
+            format: RECORD_FORMAT,
+            version: r.version,
+            state,
+            throttle: StoredThrottle {
+                failures: r.throttle.failures,
+                locked_until: r.throttle.locked_until,
+            },
+            recovery: r.recovery.as_ref().map(|set| StoredRecovery {
+                key: set.key_id,
+                hashes: set.hashes.iter().map(|h| BASE64.encode(h)).collect(),
+            }),
+        }
+    }
+}
+
+fn bytes<const N: usize>(text: &str, field: &'static str) -> Result<[u8; N], DecodeError> {
+    let v = BASE64
+        .decode(text)
+        .map_err(|_| DecodeError::InvalidField(field))?;
+    v.try_into().map_err(|_| DecodeError::InvalidField(field))
+}
+
+impl StoredSecret {
+    fn into_sealed(self) -> Result<SealedSecret, DecodeError> {
+        let ciphertext = BASE64
+            .decode(&self.sealed)
+            .map_err(|_| DecodeError::InvalidField("sealed secret"))?;
+        // Tag (16) plus a secret of 10 to 128 bytes.
+        if !(16 + 10..=16 + 128).contains(&ciphertext.len()) {
+            return Err(DecodeError::InvalidField("sealed secret"));
+        }
+        Ok(SealedSecret {
+            key_id: self.key,
+            nonce: bytes(&self.nonce, "nonce")?,
+            ciphertext,
+        })
+    }
+}
+
+impl StoredTotp {
+    fn into_params(self) -> Result<TotpParams, DecodeError> {
+        let algorithm = self
+            .algorithm
+            .parse()
+            .map_err(|_| DecodeError::InvalidField("algorithm"))?;
+        let digits = Digits::new(self.digits).map_err(|_| DecodeError::InvalidField("digits"))?;
+        TotpConfig::default()
+            .with_period(self.period)
+            .map_err(|_| DecodeError::InvalidField("period"))?;
+        Ok(TotpParams {
+            algorithm,
+            digits,
+            period: self.period,
+        })
+    }
+}
+
+impl Stored {
+    fn into_record(self) -> Result<MfaRecord, DecodeError> {
+        if self.format != RECORD_FORMAT {
+            return Err(DecodeError::UnsupportedFormat(self.format));
+        }
+        let state = match self.state {
+            StoredState::Disabled => MfaState::Disabled,
+            StoredState::Requested => MfaState::Requested,
+            StoredState::Pending {
+                secret,
+                totp,
+                expires_at,
+            } => MfaState::Pending {
+                secret: secret.into_sealed()?,
+                totp: totp.into_params()?,
+                expires_at,
+            },
+            StoredState::Active {
+                secret,
+                totp,
+                confirmed_at,
+                last_step,
+            } => MfaState::Active {
+                secret: secret.into_sealed()?,
+                totp: totp.into_params()?,
+                confirmed_at,
+                last_step,
+            },
+        };
+        let recovery = match self.recovery {
+            None => None,
+            Some(r) => Some(RecoverySet {
+                key_id: r.key,
+                hashes: r
+                    .hashes
+                    .iter()
+                    .map(|h| bytes::<32>(h, "recovery hash"))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        Ok(MfaRecord {
+            state,
+            throttle: Throttle {
+                failures: self.throttle.failures,
+                locked_until: self.throttle.locked_until,
+            },
+            recovery,
+            version: self.version,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active() -> MfaRecord {
+        MfaRecord {
+            state: MfaState::Active {
+                secret: SealedSecret {
+                    key_id: 2,
+                    nonce: [9; 24],
+                    ciphertext: vec![1; 36],
+                },
+                totp: TotpParams {
+                    algorithm: Algorithm::Sha256,
+                    digits: Digits::EIGHT,
+                    period: 60,
+                },
+                confirmed_at: 1_700_000_000,
+                last_step: 28_333_333,
+            },
+            throttle: Throttle {
+                failures: 3,
+                locked_until: Some(1_700_000_100),
+            },
+            recovery: Some(RecoverySet {
+                key_id: 2,
+                hashes: vec![[7; 32], [8; 32]],
+            }),
+            version: 12,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        for record in [MfaRecord::default(), active()] {
+            assert_eq!(MfaRecord::from_bytes(&record.to_bytes()).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn documented_shape() {
+        let json: serde_json::Value = serde_json::from_slice(&active().to_bytes()).unwrap();
+        assert_eq!(json["format"], 1);
+        assert_eq!(json["state"]["kind"], "active");
+        assert_eq!(json["state"]["totp"]["algorithm"], "SHA256");
+        assert_eq!(json["recovery"]["hashes"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn corrupt_bytes_are_typed_errors() {
+        let good = String::from_utf8(active().to_bytes()).unwrap();
+        let cases = [
+            (String::new(), "malformed"),
+            ("{".to_owned(), "malformed"),
+            (good.replace("\"format\":1", "\"format\":2"), "format"),
+            (good.replace("SHA256", "MD5"), "algorithm"),
+            (good.replace("\"digits\":8", "\"digits\":9"), "digits"),
+            (good.replace("\"period\":60", "\"period\":0"), "period"),
+            (
+                good.replace("\"kind\":\"active\"", "\"kind\":\"weird\""),
+                "malformed",
+            ),
+            (good.replacen('{', "{\"extra\":1,", 1), "malformed"),
+        ];
+        for (bytes, what) in cases {
+            let err = MfaRecord::from_bytes(bytes.as_bytes()).unwrap_err();
+            let matches = match (&err, what) {
+                (DecodeError::Malformed(_), "malformed") => true,
+                (DecodeError::UnsupportedFormat(2), "format") => true,
+                (DecodeError::InvalidField(f), w) => f.contains(w),
+                _ => false,
+            };
+            assert!(matches, "{what}: {err:?}");
+        }
+        assert!(matches!(
+            MfaRecord::from_bytes(&vec![b' '; MAX_RECORD_LEN + 1]),
+            Err(DecodeError::TooLarge)
+        ));
+    }
+}

@@ -1,0 +1,288 @@
+use crate::clock::Clock;
+use crate::config::MfaConfig;
+use crate::error::{FlowError, MfaError};
+use crate::keys::Keyring;
+use crate::machine::{Login, Machine, Step};
+use crate::outcome::{Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status};
+use crate::record::MfaRecord;
+use crate::recovery::RecoveryCodes;
+use crate::store::{Saved, Store};
+
+/// The audit target: every transition emits one `tracing` event here, with
+/// the user, the operation and the outcome, never a code or a secret.
+pub const AUDIT_TARGET: &str = "mfa_flow::audit";
+
+/// Names an operation's result for the audit log.
+trait Audited {
+    fn audit_name(&self) -> &'static str;
+}
+
+impl<T> Audited for Outcome<T> {
+    fn audit_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Audited for () {
+    fn audit_name(&self) -> &'static str {
+        "ok"
+    }
+}
+
+impl Audited for EnrollmentTicket {
+    fn audit_name(&self) -> &'static str {
+        "ok"
+    }
+}
+
+/// The MFA flow over a store: loads a user's record, applies one transition,
+/// and writes it back with compare-and-swap, re-reading and retrying when
+/// another request (in this process or another) wrote first.
+///
+/// That one rule is what makes replay protection and throttling hold across
+/// app instances: two requests racing with the same code cannot both
+/// advance `last_step` from the same value, and two failures cannot be
+/// counted as one.
+#[derive(Debug)]
+pub struct MfaService<S, C> {
+    store: S,
+    clock: C,
+    machine: Machine,
+}
+
+impl<S: Store, C: Clock> MfaService<S, C> {
+    /// A service over `store`, reading time from `clock`, sealing with
+    /// `keys`.
+    #[must_use]
+    pub fn new(store: S, clock: C, keys: Keyring, config: MfaConfig) -> Self {
+        Self {
+            store,
+            clock,
+            machine: Machine { config, keys },
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MfaConfig {
+        &self.machine.config
+    }
+
+    async fn load(&self, user: &str) -> Result<MfaRecord, MfaError<S::Error>> {
+        Ok(self
+            .store
+            .load(user)
+            .await
+            .map_err(MfaError::Store)?
+            .unwrap_or_default())
+    }
+
+    /// Load, transition, compare-and-swap; retried on conflict.
+    async fn run<T: Audited>(
+        &self,
+        user: &str,
+        operation: &'static str,
+        transition: impl Fn(&Machine, &MfaRecord, u64) -> Result<Step<T>, FlowError>,
+    ) -> Result<T, MfaError<S::Error>> {
+        for _ in 0..self.machine.config.max_retries {
+            let record = self.load(user).await?;
+            let now = self.clock.now();
+            let step = match transition(&self.machine, &record, now) {
+                Ok(step) => step,
+                Err(e) => {
+                    audit(user, operation, "error", e.to_string().as_str(), None);
+                    return Err(e.into());
+                }
+            };
+            let Some(mut next) = step.write else {
+                audit(user, operation, step.value.audit_name(), step.event, None);
+                return Ok(step.value);
+            };
+            next.version = record.version.saturating_add(1);
+            self.machine.reseal(user, &mut next)?;
+            match self
+                .store
+                .save(user, &next)
+                .await
+                .map_err(MfaError::Store)?
+            {
+                Saved::Stored => {
+                    audit(
+                        user,
+                        operation,
+                        step.value.audit_name(),
+                        step.event,
+                        Some(&next),
+                    );
+                    return Ok(step.value);
+                }
+                Saved::Conflict => continue,
+            }
+        }
+        audit(user, operation, "contention", "retries exhausted", None);
+        Err(MfaError::Contention)
+    }
+
+    /// What this login needs after the password, under the user's policy.
+    ///
+    /// # Errors
+    ///
+    /// [`MfaError::Store`].
+    pub async fn requirement(
+        &self,
+        user: &str,
+        policy: Policy,
+    ) -> Result<Requirement, MfaError<S::Error>> {
+        Ok(Machine::requirement(&self.load(user).await?, policy))
+    }
+
+    /// Records that the user opted in (the registration form's "One Time
+    /// Password using OTP App"); their next login goes to enrolment.
+    ///
+    /// # Errors
+    ///
+    /// [`MfaError::Store`] or [`MfaError::Contention`].
+    pub async fn opt_in(&self, user: &str) -> Result<(), MfaError<S::Error>> {
+        self.run(user, "opt_in", |_, record, _| Ok(Machine::opt_in(record)))
+            .await
+    }
+
+    /// Starts (or restarts) enrolment: a new secret, sealed and stored as
+    /// pending for the configured TTL, and the ticket to show. `account` is
+    /// the name the app shows under the issuer (usually the email address).
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::AlreadyEnrolled`] for an active user;
+    /// [`FlowError::InvalidAccountName`]; store errors.
+    pub async fn begin_enrollment(
+        &self,
+        user: &str,
+        account: &str,
+    ) -> Result<EnrollmentTicket, MfaError<S::Error>> {
+        self.run(user, "begin_enrollment", |m, record, now| {
+            m.begin_enrollment(user, account, record, now)
+        })
+        .await
+    }
+
+    /// Confirms enrolment with the first code from the app. On success the
+    /// user is active and gets their recovery codes, this once; the
+    /// confirming code's step is used up. After the TTL the answer is
+    /// [`Outcome::Expired`] and the pending secret is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NoPendingEnrollment`]; store and key errors.
+    pub async fn confirm_enrollment(
+        &self,
+        user: &str,
+        code: &str,
+    ) -> Result<Outcome<Enrolled>, MfaError<S::Error>> {
+        self.run(user, "confirm_enrollment", |m, record, now| {
+            m.confirm_enrollment(user, record, code, now)
+        })
+        .await
+    }
+
+    /// Checks a login: a TOTP code, or a recovery code (told apart by
+    /// length). A code is accepted only for a time step after the last one
+    /// used; a recovery code is consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NotEnrolled`]; store and key errors.
+    pub async fn login(
+        &self,
+        user: &str,
+        code_or_recovery_code: &str,
+    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
+        self.run(user, "login", |m, record, now| {
+            m.login(user, record, code_or_recovery_code, now)
+        })
+        .await
+    }
+
+    /// Replaces the recovery codes; needs a current TOTP code, which is used
+    /// up like a login.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NotEnrolled`]; store and key errors.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user: &str,
+        code: &str,
+    ) -> Result<Outcome<RecoveryCodes>, MfaError<S::Error>> {
+        self.run(user, "regenerate_recovery_codes", |m, record, now| {
+            m.regenerate_recovery(user, record, code, now)
+        })
+        .await
+    }
+
+    /// Switches MFA off; allowed under [`Policy::Optional`] only. An active
+    /// user must give a current code or a recovery code; a user who has not
+    /// confirmed yet needs neither.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::PolicyForbids`] under [`Policy::Required`]; store and key
+    /// errors.
+    pub async fn disable(
+        &self,
+        user: &str,
+        policy: Policy,
+        code_or_recovery_code: &str,
+    ) -> Result<Outcome<()>, MfaError<S::Error>> {
+        self.run(user, "disable", |m, record, now| {
+            m.disable(user, record, policy, code_or_recovery_code, now)
+        })
+        .await
+    }
+
+    /// An administrator's reset: MFA off, locks and recovery codes cleared.
+    /// Under [`Policy::Required`] the user enrols again at the next login.
+    ///
+    /// # Errors
+    ///
+    /// [`MfaError::Store`] or [`MfaError::Contention`].
+    pub async fn admin_reset(&self, user: &str) -> Result<(), MfaError<S::Error>> {
+        self.run(user, "admin_reset", |_, record, _| {
+            Ok(Machine::admin_reset(record))
+        })
+        .await
+    }
+
+    /// The user's MFA status.
+    ///
+    /// # Errors
+    ///
+    /// [`MfaError::Store`].
+    pub async fn status(&self, user: &str) -> Result<Status, MfaError<S::Error>> {
+        let record = self.load(user).await?;
+        Ok(self.machine.status(&record, self.clock.now()))
+    }
+}
+
+fn audit(
+    user: &str,
+    operation: &'static str,
+    outcome: &str,
+    detail: &str,
+    written: Option<&MfaRecord>,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        user,
+        event = operation,
+        outcome,
+        detail,
+        version = written.map(|r| r.version),
+        failures = written.map(|r| r.throttle.failures),
+        locked_until = written.and_then(|r| r.throttle.locked_until),
+    );
+}
