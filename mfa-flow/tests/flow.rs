@@ -1,0 +1,574 @@
+//! The flow, step by step, with a manual clock: expiry, replay, throttling,
+//! recovery codes, policy, key rotation and sealing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
+use mfa_flow::{
+    AppKey, Clock, FlowError, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaError,
+    MfaService, MfaState, OpenError, Outcome, Policy, Requirement, StateKind, Store,
+};
+
+const START: u64 = 1_700_000_010;
+const USER: &str = "user-1";
+
+type Service = MfaService<MemoryStore, ManualClock>;
+
+fn keyring(ids: &[u32]) -> Keyring {
+    let key = |id: u32| AppKey::from_bytes(id, &[u8::try_from(id).unwrap(); 32]).unwrap();
+    ids[1..].iter().fold(Keyring::new(key(ids[0])), |ring, id| {
+        ring.with_previous(key(*id)).unwrap()
+    })
+}
+
+fn service_with(store: &MemoryStore, clock: &ManualClock, keys: &[u32]) -> Service {
+    MfaService::new(
+        store.clone(),
+        clock.clone(),
+        keyring(keys),
+        MfaConfig::new("Lumen"),
+    )
+}
+
+fn setup() -> (Service, ManualClock) {
+    let clock = ManualClock::new(START);
+    (service_with(&MemoryStore::new(), &clock, &[1]), clock)
+}
+
+/// Starts enrolment; returns the authenticator app the user sets up.
+async fn begin(service: &Service) -> Totp {
+    let ticket = service
+        .begin_enrollment(USER, "ada@example.com")
+        .await
+        .unwrap();
+    assert!(
+        ticket
+            .expose_uri()
+            .starts_with("otpauth://totp/Lumen:ada%40example.com?secret=")
+    );
+    assert!(ticket.qr_svg().starts_with("<svg"));
+    Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(ticket.expose_secret()).unwrap(),
+    )
+}
+
+fn code(app: &Totp, clock: &ManualClock) -> String {
+    app.generate(clock.now()).unwrap().as_str().to_owned()
+}
+
+/// Enrols and moves to the next time step; returns the app and the codes.
+async fn enrolled(service: &Service, clock: &ManualClock) -> (Totp, Vec<String>) {
+    let app = begin(service).await;
+    let enrolled = service
+        .confirm_enrollment(USER, &code(&app, clock))
+        .await
+        .unwrap()
+        .accepted()
+        .unwrap();
+    clock.advance(30);
+    (
+        app,
+        enrolled
+            .recovery_codes
+            .expose()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+fn wrong(app: &Totp, clock: &ManualClock) -> String {
+    let now = clock.now();
+    let window: Vec<String> = [now - 30, now, now + 30]
+        .iter()
+        .map(|t| app.generate(*t).unwrap().as_str().to_owned())
+        .collect();
+    (0u32..)
+        .map(|i| format!("{:06}", i * 104_729 % 1_000_000))
+        .find(|c| !window.contains(c))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn confirm_at_179_seconds_succeeds() {
+    let (service, clock) = setup();
+    let app = begin(&service).await;
+    clock.advance(179);
+    let outcome = service
+        .confirm_enrollment(USER, &code(&app, &clock))
+        .await
+        .unwrap();
+    assert!(outcome.is_accepted());
+    assert_eq!(service.status(USER).await.unwrap().state, StateKind::Active);
+}
+
+#[tokio::test]
+async fn confirm_at_181_seconds_is_expired_and_drops_the_secret() {
+    let (service, clock) = setup();
+    let app = begin(&service).await;
+    clock.advance(181);
+    let outcome = service
+        .confirm_enrollment(USER, &code(&app, &clock))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Expired));
+    let status = service.status(USER).await.unwrap();
+    assert_eq!(status.state, StateKind::Requested);
+    assert!(matches!(
+        service.confirm_enrollment(USER, &code(&app, &clock)).await,
+        Err(MfaError::Flow(FlowError::NoPendingEnrollment))
+    ));
+    // The dropped secret is gone from the store.
+    let record = service.store().load(USER).await.unwrap().unwrap();
+    assert_eq!(record.state, MfaState::Requested);
+}
+
+#[tokio::test]
+async fn the_confirming_code_cannot_log_in() {
+    let (service, clock) = setup();
+    let app = begin(&service).await;
+    let first = code(&app, &clock);
+    assert!(
+        service
+            .confirm_enrollment(USER, &first)
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    assert_eq!(
+        service.login(USER, &first).await.unwrap(),
+        Outcome::Replayed
+    );
+}
+
+#[tokio::test]
+async fn replays_and_older_codes_are_refused() {
+    let (service, clock) = setup();
+    let (app, _) = enrolled(&service, &clock).await;
+    let previous = app.generate(clock.now() - 30).unwrap();
+    let current = code(&app, &clock);
+    let Outcome::Accepted(Login::Code(v)) = service.login(USER, &current).await.unwrap() else {
+        panic!("the current code logs in");
+    };
+    assert_eq!(v.step, clock.now() / 30);
+    assert_eq!(
+        service.login(USER, &current).await.unwrap(),
+        Outcome::Replayed
+    );
+    // The previous step is still inside the window, but older than the last used.
+    assert_eq!(
+        service.login(USER, previous.as_str()).await.unwrap(),
+        Outcome::Replayed
+    );
+    clock.advance(30);
+    assert!(
+        service
+            .login(USER, &code(&app, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+}
+
+#[tokio::test]
+async fn lock_schedule_step_by_step() {
+    let (service, clock) = setup();
+    let (app, _) = enrolled(&service, &clock).await;
+    for _ in 1..=4 {
+        assert_eq!(
+            service.login(USER, &wrong(&app, &clock)).await.unwrap(),
+            Outcome::Invalid
+        );
+        assert_eq!(service.status(USER).await.unwrap().locked_until, None);
+    }
+    let mut expected_lock = 30;
+    for failures in 5..=12 {
+        assert_eq!(
+            service.login(USER, &wrong(&app, &clock)).await.unwrap(),
+            Outcome::Invalid
+        );
+        let until = clock.now() + expected_lock;
+        let status = service.status(USER).await.unwrap();
+        assert_eq!(
+            (status.failures, status.locked_until),
+            (failures, Some(until))
+        );
+        // During the lock even the right code is refused unchecked and uncounted.
+        clock.advance(expected_lock - 1);
+        assert_eq!(
+            service.login(USER, &code(&app, &clock)).await.unwrap(),
+            Outcome::Locked { until: Some(until) }
+        );
+        assert_eq!(service.status(USER).await.unwrap().failures, failures);
+        clock.advance(1);
+        expected_lock = (expected_lock * 2).min(900);
+    }
+    // Success resets the budget.
+    assert!(
+        service
+            .login(USER, &code(&app, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    let status = service.status(USER).await.unwrap();
+    assert_eq!((status.failures, status.locked_until), (0, None));
+}
+
+#[tokio::test]
+async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
+    let (service, clock) = setup();
+    let (app, codes) = enrolled(&service, &clock).await;
+    for _ in 0..100 {
+        if let Some(until) = service.status(USER).await.unwrap().locked_until {
+            clock.set(until);
+        }
+        assert_eq!(
+            service.login(USER, &wrong(&app, &clock)).await.unwrap(),
+            Outcome::Invalid
+        );
+    }
+    let status = service.status(USER).await.unwrap();
+    assert_eq!(status.failures, 100);
+    assert!(status.hard_locked);
+    clock.advance(900);
+    // The timed lock is over; TOTP stays refused.
+    assert_eq!(
+        service.login(USER, &code(&app, &clock)).await.unwrap(),
+        Outcome::Locked { until: None }
+    );
+    // A recovery code lifts it.
+    assert!(service.login(USER, &codes[0]).await.unwrap().is_accepted());
+    assert!(!service.status(USER).await.unwrap().hard_locked);
+    clock.advance(30);
+    assert!(
+        service
+            .login(USER, &code(&app, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+
+    // Hard-lock again; this time an administrator resets.
+    for _ in 0..100 {
+        if let Some(until) = service.status(USER).await.unwrap().locked_until {
+            clock.set(until);
+        }
+        let _ = service.login(USER, &wrong(&app, &clock)).await.unwrap();
+    }
+    assert!(service.status(USER).await.unwrap().hard_locked);
+    service.admin_reset(USER).await.unwrap();
+    let status = service.status(USER).await.unwrap();
+    assert_eq!(
+        (status.state, status.failures, status.hard_locked),
+        (StateKind::Disabled, 0, false)
+    );
+    assert_eq!(
+        service.requirement(USER, Policy::Required).await.unwrap(),
+        Requirement::Enroll
+    );
+}
+
+#[tokio::test]
+async fn recovery_codes_are_single_use_and_regenerable() {
+    let (service, clock) = setup();
+    let (app, codes) = enrolled(&service, &clock).await;
+    assert_eq!(codes.len(), 10);
+    // As people type them: lower case, spaces instead of hyphens.
+    let typed = codes[3].to_lowercase().replace('-', " ");
+    let Outcome::Accepted(Login::Recovery(used)) = service.login(USER, &typed).await.unwrap()
+    else {
+        panic!("a recovery code logs in");
+    };
+    assert_eq!(used.remaining, 9);
+    assert_eq!(
+        service.login(USER, &codes[3]).await.unwrap(),
+        Outcome::Invalid
+    );
+    assert!(matches!(
+        service.login(USER, "not-a-recovery-code!").await.unwrap(),
+        Outcome::Malformed(_)
+    ));
+    // Regeneration needs a current code, and retires every old code.
+    let Outcome::Accepted(fresh) = service
+        .regenerate_recovery_codes(USER, &code(&app, &clock))
+        .await
+        .unwrap()
+    else {
+        panic!("a current code regenerates");
+    };
+    assert_eq!(fresh.len(), 10);
+    assert_eq!(
+        service.login(USER, &codes[0]).await.unwrap(),
+        Outcome::Invalid
+    );
+    let first = fresh.expose().next().unwrap().to_owned();
+    assert!(service.login(USER, &first).await.unwrap().is_accepted());
+    assert!(matches!(
+        service
+            .regenerate_recovery_codes(USER, &codes[1])
+            .await
+            .unwrap(),
+        Outcome::Malformed(_)
+    ));
+}
+
+#[tokio::test]
+async fn disable_follows_the_policy() {
+    let (service, clock) = setup();
+    let (app, _) = enrolled(&service, &clock).await;
+    assert!(matches!(
+        service
+            .disable(USER, Policy::Required, &code(&app, &clock))
+            .await,
+        Err(MfaError::Flow(FlowError::PolicyForbids))
+    ));
+    assert_eq!(
+        service
+            .disable(USER, Policy::Optional, &wrong(&app, &clock))
+            .await
+            .unwrap(),
+        Outcome::Invalid
+    );
+    assert!(
+        service
+            .disable(USER, Policy::Optional, &code(&app, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    let status = service.status(USER).await.unwrap();
+    assert_eq!(
+        (status.state, status.recovery_codes_left),
+        (StateKind::Disabled, 0)
+    );
+    assert_eq!(
+        service.requirement(USER, Policy::Optional).await.unwrap(),
+        Requirement::Proceed
+    );
+}
+
+#[tokio::test]
+async fn what_a_login_needs() {
+    let (service, clock) = setup();
+    let need = |p| service.requirement(USER, p);
+    assert_eq!(need(Policy::Optional).await.unwrap(), Requirement::Proceed);
+    assert_eq!(need(Policy::Required).await.unwrap(), Requirement::Enroll);
+    service.opt_in(USER).await.unwrap();
+    assert_eq!(need(Policy::Optional).await.unwrap(), Requirement::Enroll);
+    let app = begin(&service).await;
+    assert_eq!(need(Policy::Optional).await.unwrap(), Requirement::Enroll);
+    let _ = service
+        .confirm_enrollment(USER, &code(&app, &clock))
+        .await
+        .unwrap();
+    assert_eq!(need(Policy::Optional).await.unwrap(), Requirement::Code);
+    assert_eq!(need(Policy::Required).await.unwrap(), Requirement::Code);
+    assert!(matches!(
+        service.begin_enrollment(USER, "ada@example.com").await,
+        Err(MfaError::Flow(FlowError::AlreadyEnrolled))
+    ));
+}
+
+#[tokio::test]
+async fn a_new_enrolment_replaces_an_unconfirmed_secret() {
+    let (service, clock) = setup();
+    let old = begin(&service).await;
+    let new = begin(&service).await;
+    assert!(matches!(
+        service
+            .confirm_enrollment(USER, &code(&old, &clock))
+            .await
+            .unwrap(),
+        Outcome::Invalid
+    ));
+    assert!(
+        service
+            .confirm_enrollment(USER, &code(&new, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+}
+
+#[tokio::test]
+async fn malformed_codes_are_not_counted() {
+    let (service, clock) = setup();
+    let (_, _) = enrolled(&service, &clock).await;
+    for input in ["", "12345", "1234567", "١٢٣٤٥٦", "12a456"] {
+        assert!(matches!(
+            service.login(USER, input).await.unwrap(),
+            Outcome::Malformed(_)
+        ));
+    }
+    assert_eq!(service.status(USER).await.unwrap().failures, 0);
+}
+
+#[tokio::test]
+async fn key_rotation_reseals_on_the_next_write() {
+    let clock = ManualClock::new(START);
+    let store = MemoryStore::new();
+    let old = service_with(&store, &clock, &[1]);
+    let (app, _) = enrolled(&old, &clock).await;
+    let sealed_key = |record: mfa_flow::MfaRecord| match record.state {
+        MfaState::Active { secret, .. } => secret.key_id(),
+        other => panic!("not active: {other:?}"),
+    };
+    assert_eq!(sealed_key(store.load(USER).await.unwrap().unwrap()), 1);
+
+    // Key 2 becomes current; key 1 still opens.
+    let rotated = service_with(&store, &clock, &[2, 1]);
+    assert!(
+        rotated
+            .login(USER, &code(&app, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    assert_eq!(sealed_key(store.load(USER).await.unwrap().unwrap()), 2);
+
+    // Key 1 retired: the re-sealed record still opens.
+    let retired = service_with(&store, &clock, &[2]);
+    clock.advance(30);
+    assert!(
+        retired
+            .login(USER, &code(&app, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    // ...but the service that only knows key 1 no longer can.
+    clock.advance(30);
+    assert!(matches!(
+        old.login(USER, &code(&app, &clock)).await,
+        Err(MfaError::Flow(FlowError::Sealing(OpenError::UnknownKey(2))))
+    ));
+}
+
+#[tokio::test]
+async fn a_sealed_secret_moved_to_another_user_does_not_open() {
+    let (service, clock) = setup();
+    let (app, _) = enrolled(&service, &clock).await;
+    let mut record = service.store().load(USER).await.unwrap().unwrap();
+    record.version = 1;
+    assert_eq!(
+        service.store().save("mallory", &record).await.unwrap(),
+        mfa_flow::Saved::Stored
+    );
+    assert!(matches!(
+        service.login("mallory", &code(&app, &clock)).await,
+        Err(MfaError::Flow(FlowError::Sealing(OpenError::Forged)))
+    ));
+}
+
+#[tokio::test]
+async fn operations_on_the_wrong_state_are_typed_errors() {
+    let (service, _) = setup();
+    assert!(matches!(
+        service.login(USER, "123456").await,
+        Err(MfaError::Flow(FlowError::NotEnrolled))
+    ));
+    assert!(matches!(
+        service.confirm_enrollment(USER, "123456").await,
+        Err(MfaError::Flow(FlowError::NoPendingEnrollment))
+    ));
+    assert!(matches!(
+        service.begin_enrollment(USER, "a:b").await,
+        Err(MfaError::Flow(FlowError::InvalidAccountName(_)))
+    ));
+}
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once) a global subscriber that keeps every event of this test
+/// binary in memory: the other tests' events are checked for leaks too.
+fn audit_log() -> &'static Captured {
+    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        captured
+    })
+}
+
+#[tokio::test]
+async fn audit_events_name_the_user_and_outcome_and_never_a_secret() {
+    let captured = audit_log();
+    let user = "audit-user";
+    let (service, clock) = setup();
+    let ticket = service
+        .begin_enrollment(user, "ada@example.com")
+        .await
+        .unwrap();
+    let app = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(ticket.expose_secret()).unwrap(),
+    );
+    let first = code(&app, &clock);
+    let enrolled = service.confirm_enrollment(user, &first).await.unwrap();
+    let codes: Vec<String> = enrolled
+        .accepted()
+        .unwrap()
+        .recovery_codes
+        .expose()
+        .map(str::to_owned)
+        .collect();
+    let bad = wrong(&app, &clock);
+    let _ = service.login(user, &bad).await.unwrap();
+    let _ = service.login(user, &codes[0]).await.unwrap();
+    let secrets = [
+        ticket.expose_secret().to_owned(),
+        first,
+        bad,
+        codes[0].clone(),
+        codes[1].clone(),
+    ];
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let ours: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("user=\"audit-user\""))
+        .collect();
+    assert!(ours.iter().all(|l| l.contains("mfa_flow::audit")));
+    for (event, outcome) in [
+        ("begin_enrollment", "ok"),
+        ("confirm_enrollment", "accepted"),
+        ("login", "invalid"),
+        ("login", "accepted"),
+    ] {
+        let wanted = format!("event=\"{event}\" outcome=\"{outcome}\"");
+        assert!(
+            ours.iter().any(|l| l.contains(&wanted)),
+            "{wanted} in {ours:#?}"
+        );
+    }
+    // Long secrets must not appear anywhere; six-digit codes not as a token
+    // (they could occur by chance inside a timestamp).
+    let tokens: Vec<&str> = log.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    for secret in &secrets {
+        let leaked = if secret.len() > 8 {
+            log.contains(secret.as_str())
+        } else {
+            tokens.contains(&secret.as_str())
+        };
+        assert!(!leaked, "a secret leaked into the log");
+    }
+}
