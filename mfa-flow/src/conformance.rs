@@ -75,7 +75,7 @@ fn active_record(version: u64) -> MfaRecord {
         state: MfaState::Active {
             secret: SealedSecret {
                 key_id: 7,
-                nonce: [5; 24],
+                nonce: [5; 12],
                 ciphertext: (0u8..36).collect(),
             },
             totp: TotpParams {

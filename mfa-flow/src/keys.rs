@@ -1,11 +1,14 @@
 use std::fmt;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use aes_gcm_siv::aead::{Aead, AeadInOut, KeyInit, Payload};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use totp_core::Secret;
 use zeroize::Zeroizing;
+
+/// AES-GCM-SIV's tag length.
+const TAG_LEN: usize = 16;
 
 /// Associated-data prefix for sealed TOTP secrets; the user id follows it.
 const SECRET_AAD: &[u8] = b"mfa-flow/totp-secret/v1\0";
@@ -161,19 +164,19 @@ impl Keyring {
 
     /// Seals a TOTP secret for one user under the current key.
     pub(crate) fn seal(&self, user: &str, secret: &Secret) -> Result<SealedSecret, KeyError> {
-        let mut nonce = [0u8; 24];
+        let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(KeyError::Rng)?;
-        let cipher = XChaCha20Poly1305::new((&*self.current.sealing).into());
+        let cipher = Aes256GcmSiv::new((&*self.current.sealing).into());
         let aad = aad(user);
         let ciphertext = cipher
             .encrypt(
-                &XNonce::from(nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: secret.expose_bytes(),
                     aad: &aad,
                 },
             )
-            // Encryption fails only for messages beyond 256 GiB.
+            // Encryption fails only for messages beyond 64 GiB.
             .map_err(|_| KeyError::WrongLength)?;
         Ok(SealedSecret {
             key_id: self.current.id,
@@ -182,25 +185,26 @@ impl Keyring {
         })
     }
 
-    /// Opens a sealed secret, checking it belongs to `user`.
+    /// Opens a sealed secret, checking it belongs to `user`. Decrypts into a
+    /// zeroized stack buffer: the plaintext never reaches the heap.
     pub(crate) fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, OpenError> {
         let key = self
             .find(sealed.key_id)
             .ok_or(OpenError::UnknownKey(sealed.key_id))?;
-        let cipher = XChaCha20Poly1305::new((&*key.sealing).into());
-        let aad = aad(user);
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    &XNonce::from(sealed.nonce),
-                    Payload {
-                        msg: &sealed.ciphertext,
-                        aad: &aad,
-                    },
-                )
-                .map_err(|_| OpenError::Forged)?,
-        );
-        Secret::from_bytes(&plain).map_err(|_| OpenError::Forged)
+        let body_len = sealed
+            .ciphertext
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(OpenError::Forged)?;
+        let (body, tag) = sealed.ciphertext.split_at(body_len);
+        let mut buffer = Zeroizing::new([0u8; totp_core::MAX_SECRET_LEN]);
+        let plain = buffer.get_mut(..body_len).ok_or(OpenError::Forged)?;
+        plain.copy_from_slice(body);
+        let tag = Tag::try_from(tag).map_err(|_| OpenError::Forged)?;
+        Aes256GcmSiv::new((&*key.sealing).into())
+            .decrypt_inout_detached(&Nonce::from(sealed.nonce), &aad(user), plain.into(), &tag)
+            .map_err(|_| OpenError::Forged)?;
+        Secret::from_bytes(plain).map_err(|_| OpenError::Forged)
     }
 }
 
@@ -211,12 +215,13 @@ fn aad(user: &str) -> Vec<u8> {
     aad
 }
 
-/// A TOTP secret encrypted with XChaCha20-Poly1305 under an application key,
-/// bound to its user id as associated data.
+/// A TOTP secret encrypted with AES-256-GCM-SIV under an application key,
+/// bound to its user id as associated data. GCM-SIV stays safe if a random
+/// nonce ever repeats (it then reveals only that two seals were equal).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSecret {
     pub(crate) key_id: u32,
-    pub(crate) nonce: [u8; 24],
+    pub(crate) nonce: [u8; 12],
     pub(crate) ciphertext: Vec<u8>,
 }
 

@@ -12,7 +12,7 @@
 //!   "version": 7,
 //!   "state": {
 //!     "kind": "active",
-//!     "secret": { "key": 2, "nonce": "<24 bytes>", "sealed": "<ciphertext and tag>" },
+//!     "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<ciphertext, then 16-byte tag>" },
 //!     "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
 //!     "confirmed_at": 1700000000,
 //!     "last_step": 56666666
@@ -395,7 +395,7 @@ mod tests {
             state: MfaState::Active {
                 secret: SealedSecret {
                     key_id: 2,
-                    nonce: [9; 24],
+                    nonce: [9; 12],
                     ciphertext: vec![1; 36],
                 },
                 totp: TotpParams {

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::record::{DecodeError, MfaRecord};
+use crate::record::MfaRecord;
 
 /// The answer to a conditional write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,24 +69,21 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Saved, Self::Error>> + Send;
 }
 
-/// An error from [`MemoryStore`].
+/// An error from [`MemoryStore`]. It cannot fail today; the type leaves room
+/// without a breaking change.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum MemoryStoreError {
-    /// A stored record did not decode.
-    #[error("a stored record is corrupt")]
-    Corrupt(#[source] DecodeError),
-}
+pub enum MemoryStoreError {}
 
 /// A store in this process's memory: for tests, demos and single-process
 /// deployments that accept losing MFA state on restart.
 ///
 /// Clones share the same records, so clones stand in for app instances
-/// sharing a database. Records are kept in their stored byte form, exactly
-/// as a database would hold them.
+/// sharing a database. One mutex guards the map; each operation holds it
+/// only for a version comparison and a copy.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    records: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    records: Arc<Mutex<HashMap<String, MfaRecord>>>,
 }
 
 impl MemoryStore {
@@ -108,25 +105,10 @@ impl MemoryStore {
         self.lock().is_empty()
     }
 
-    /// Bytes held for one user: the id and the stored record (not counting
-    /// the map's own bookkeeping).
-    #[must_use]
-    pub fn stored_bytes(&self, user: &str) -> Option<usize> {
-        self.lock().get(user).map(|r| user.len() + r.len())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MfaRecord>> {
         // A panic while holding the lock cannot leave a half-written record:
         // each entry is replaced whole.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn stored_version(map: &HashMap<String, Vec<u8>>, user: &str) -> Result<u64, MemoryStoreError> {
-        map.get(user).map_or(Ok(0), |bytes| {
-            MfaRecord::from_bytes(bytes)
-                .map(|r| r.version)
-                .map_err(MemoryStoreError::Corrupt)
-        })
     }
 }
 
@@ -134,25 +116,27 @@ impl Store for MemoryStore {
     type Error = MemoryStoreError;
 
     async fn load(&self, user: &str) -> Result<Option<MfaRecord>, MemoryStoreError> {
-        self.lock()
-            .get(user)
-            .map(|bytes| MfaRecord::from_bytes(bytes).map_err(MemoryStoreError::Corrupt))
-            .transpose()
+        Ok(self.lock().get(user).cloned())
     }
 
     async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, MemoryStoreError> {
         let mut map = self.lock();
-        let stored = Self::stored_version(&map, user)?;
+        let stored = map.get(user).map_or(0, |r| r.version);
         if record.version == 0 || stored != record.version - 1 {
             return Ok(Saved::Conflict);
         }
-        map.insert(user.to_owned(), record.to_bytes());
+        match map.get_mut(user) {
+            Some(slot) => slot.clone_from(record),
+            None => {
+                map.insert(user.to_owned(), record.clone());
+            }
+        }
         Ok(Saved::Stored)
     }
 
     async fn delete(&self, user: &str, version: u64) -> Result<Saved, MemoryStoreError> {
         let mut map = self.lock();
-        if map.contains_key(user) && Self::stored_version(&map, user)? == version {
+        if map.get(user).is_some_and(|r| r.version == version) {
             map.remove(user);
             Ok(Saved::Stored)
         } else {

@@ -79,6 +79,18 @@ async fn enrolled(service: &Service, clock: &ManualClock) -> (Totp, Vec<String>)
     )
 }
 
+async fn logs_in(service: &Service, input: &str) -> bool {
+    service.login(USER, input).await.unwrap().is_accepted()
+}
+
+async fn confirms(service: &Service, code: &str) -> bool {
+    service
+        .confirm_enrollment(USER, code)
+        .await
+        .unwrap()
+        .is_accepted()
+}
+
 fn wrong(app: &Totp, clock: &ManualClock) -> String {
     let now = clock.now();
     let window: Vec<String> = [now - 30, now, now + 30]
@@ -130,13 +142,7 @@ async fn the_confirming_code_cannot_log_in() {
     let (service, clock) = setup();
     let app = begin(&service).await;
     let first = code(&app, &clock);
-    assert!(
-        service
-            .confirm_enrollment(USER, &first)
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(confirms(&service, &first).await);
     assert_eq!(
         service.login(USER, &first).await.unwrap(),
         Outcome::Replayed
@@ -163,13 +169,7 @@ async fn replays_and_older_codes_are_refused() {
         Outcome::Replayed
     );
     clock.advance(30);
-    assert!(
-        service
-            .login(USER, &code(&app, &clock))
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(logs_in(&service, &code(&app, &clock)).await);
 }
 
 #[tokio::test]
@@ -206,13 +206,7 @@ async fn lock_schedule_step_by_step() {
         expected_lock = (expected_lock * 2).min(900);
     }
     // Success resets the budget.
-    assert!(
-        service
-            .login(USER, &code(&app, &clock))
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(logs_in(&service, &code(&app, &clock)).await);
     let status = service.status(USER).await.unwrap();
     assert_eq!((status.failures, status.locked_until), (0, None));
 }
@@ -240,16 +234,10 @@ async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
         Outcome::Locked { until: None }
     );
     // A recovery code lifts it.
-    assert!(service.login(USER, &codes[0]).await.unwrap().is_accepted());
+    assert!(logs_in(&service, &codes[0]).await);
     assert!(!service.status(USER).await.unwrap().hard_locked);
     clock.advance(30);
-    assert!(
-        service
-            .login(USER, &code(&app, &clock))
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(logs_in(&service, &code(&app, &clock)).await);
 
     // Hard-lock again; this time an administrator resets.
     for _ in 0..100 {
@@ -305,7 +293,7 @@ async fn recovery_codes_are_single_use_and_regenerable() {
         Outcome::Invalid
     );
     let first = fresh.expose().next().unwrap().to_owned();
-    assert!(service.login(USER, &first).await.unwrap().is_accepted());
+    assert!(logs_in(&service, &first).await);
     assert!(matches!(
         service
             .regenerate_recovery_codes(USER, &codes[1])
@@ -384,13 +372,7 @@ async fn a_new_enrolment_replaces_an_unconfirmed_secret() {
             .unwrap(),
         Outcome::Invalid
     ));
-    assert!(
-        service
-            .confirm_enrollment(USER, &code(&new, &clock))
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(confirms(&service, &code(&new, &clock)).await);
 }
 
 #[tokio::test]
@@ -420,25 +402,13 @@ async fn key_rotation_reseals_on_the_next_write() {
 
     // Key 2 becomes current; key 1 still opens.
     let rotated = service_with(&store, &clock, &[2, 1]);
-    assert!(
-        rotated
-            .login(USER, &code(&app, &clock))
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(logs_in(&rotated, &code(&app, &clock)).await);
     assert_eq!(sealed_key(store.load(USER).await.unwrap().unwrap()), 2);
 
     // Key 1 retired: the re-sealed record still opens.
     let retired = service_with(&store, &clock, &[2]);
     clock.advance(30);
-    assert!(
-        retired
-            .login(USER, &code(&app, &clock))
-            .await
-            .unwrap()
-            .is_accepted()
-    );
+    assert!(logs_in(&retired, &code(&app, &clock)).await);
     // ...but the service that only knows key 1 no longer can.
     clock.advance(30);
     assert!(matches!(
