@@ -59,7 +59,23 @@ enum Credential<'a> {
     Recovery(&'a str),
 }
 
-fn classify(input: &str) -> Credential<'_> {
+/// Which credentials an operation takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Accept {
+    /// A TOTP code only.
+    Code,
+    /// A recovery code only.
+    Recovery,
+    /// Either, told apart by length.
+    Either,
+}
+
+fn classify(input: &str, accept: Accept) -> Credential<'_> {
+    match accept {
+        Accept::Code => return Credential::Totp(input),
+        Accept::Recovery => return Credential::Recovery(input),
+        Accept::Either => {}
+    }
     let symbols = input
         .bytes()
         .filter(|b| !matches!(b, b' ' | b'-' | b'\t' | b'\r' | b'\n'))
@@ -202,6 +218,7 @@ impl Machine {
         user: &str,
         record: &MfaRecord,
         input: &str,
+        accept: Accept,
         now: u64,
     ) -> Result<Result<(Passed, MfaRecord), Refused>, FlowError> {
         let MfaState::Active {
@@ -216,7 +233,7 @@ impl Machine {
         if let Some(locked) = Self::locked(&record.throttle, now) {
             return Ok(Err(locked));
         }
-        let refusal = match classify(input) {
+        let refusal = match classify(input, accept) {
             Credential::Totp(code) => {
                 if self.config.throttle.hard_locked(record.throttle.failures) {
                     return Ok(Err(Refused {
@@ -379,27 +396,30 @@ impl Machine {
         Ok((codes, RecoverySet { key_id, hashes }))
     }
 
-    /// A login with a TOTP code or a recovery code.
+    /// A login with a TOTP code or a recovery code, as `accept` allows.
     pub(crate) fn login(
         &self,
         user: &str,
         record: &MfaRecord,
         input: &str,
+        accept: Accept,
         now: u64,
     ) -> Result<Step<Outcome<Login>>, FlowError> {
-        Ok(match self.check_credential(user, record, input, now)? {
-            Ok((Passed::Totp(step), next)) => Step::write(
-                next,
-                Outcome::Accepted(Login::Code(Verified { step })),
-                "login_code",
-            ),
-            Ok((Passed::Recovery { remaining }, next)) => Step::write(
-                next,
-                Outcome::Accepted(Login::Recovery(RecoveryUsed { remaining })),
-                "login_recovery_code",
-            ),
-            Err(refused) => refused.step(),
-        })
+        Ok(
+            match self.check_credential(user, record, input, accept, now)? {
+                Ok((Passed::Totp(step), next)) => Step::write(
+                    next,
+                    Outcome::Accepted(Login::Code(Verified { step })),
+                    "login_code",
+                ),
+                Ok((Passed::Recovery { remaining }, next)) => Step::write(
+                    next,
+                    Outcome::Accepted(Login::Recovery(RecoveryUsed { remaining })),
+                    "login_recovery_code",
+                ),
+                Err(refused) => refused.step(),
+            },
+        )
     }
 
     pub(crate) fn regenerate_recovery(
@@ -410,29 +430,16 @@ impl Machine {
         now: u64,
     ) -> Result<Step<Outcome<RecoveryCodes>>, FlowError> {
         // Only a current TOTP code may replace the codes.
-        if matches!(classify(code), Credential::Recovery(_)) {
-            return Ok(Step::read_only(
-                Outcome::Malformed(InputError::Code(totp_core::CodeError::WrongLength {
-                    expected: self.active_digits(record)?,
-                })),
-                "malformed",
-            ));
-        }
-        Ok(match self.check_credential(user, record, code, now)? {
-            Ok((_, mut next)) => {
-                let (codes, set) = self.issue_recovery()?;
-                next.recovery = Some(set);
-                Step::write(next, Outcome::Accepted(codes), "recovery_codes_regenerated")
-            }
-            Err(refused) => refused.step(),
-        })
-    }
-
-    fn active_digits(&self, record: &MfaRecord) -> Result<totp_core::Digits, FlowError> {
-        match &record.state {
-            MfaState::Active { totp, .. } => Ok(totp.digits),
-            _ => Err(FlowError::NotEnrolled),
-        }
+        Ok(
+            match self.check_credential(user, record, code, Accept::Code, now)? {
+                Ok((_, mut next)) => {
+                    let (codes, set) = self.issue_recovery()?;
+                    next.recovery = Some(set);
+                    Step::write(next, Outcome::Accepted(codes), "recovery_codes_regenerated")
+                }
+                Err(refused) => refused.step(),
+            },
+        )
     }
 
     pub(crate) fn disable(
@@ -458,12 +465,12 @@ impl Machine {
             MfaState::Requested | MfaState::Pending { .. } => {
                 Ok(Step::write(disabled, Outcome::Accepted(()), "disabled"))
             }
-            MfaState::Active { .. } => {
-                Ok(match self.check_credential(user, record, input, now)? {
+            MfaState::Active { .. } => Ok(
+                match self.check_credential(user, record, input, Accept::Either, now)? {
                     Ok(_) => Step::write(disabled, Outcome::Accepted(()), "disabled"),
                     Err(refused) => refused.step(),
-                })
-            }
+                },
+            ),
         }
     }
 

@@ -2,7 +2,7 @@ use crate::clock::Clock;
 use crate::config::MfaConfig;
 use crate::error::{FlowError, MfaError};
 use crate::keys::Keyring;
-use crate::machine::{Login, Machine, Step};
+use crate::machine::{Accept, Login, Machine, Step};
 use crate::outcome::{Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status};
 use crate::record::MfaRecord;
 use crate::recovery::RecoveryCodes;
@@ -201,8 +201,49 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         code_or_recovery_code: &str,
     ) -> Result<Outcome<Login>, MfaError<S::Error>> {
-        self.run(user, "login", |m, record, now| {
-            m.login(user, record, code_or_recovery_code, now)
+        self.checked(user, "login", code_or_recovery_code, Accept::Either)
+            .await
+    }
+
+    /// Checks a login with a TOTP code only: `Verified { step }`, `Invalid`,
+    /// `Replayed` or `Locked`. Anything shaped like a recovery code is
+    /// `Malformed`.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NotEnrolled`]; store and key errors.
+    pub async fn verify_code(
+        &self,
+        user: &str,
+        code: &str,
+    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
+        self.checked(user, "verify_code", code, Accept::Code).await
+    }
+
+    /// Logs in with a recovery code, consuming it atomically: of several
+    /// requests racing with the same code, one wins. Lifts every lock.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NotEnrolled`]; store and key errors.
+    pub async fn use_recovery_code(
+        &self,
+        user: &str,
+        recovery_code: &str,
+    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
+        self.checked(user, "use_recovery_code", recovery_code, Accept::Recovery)
+            .await
+    }
+
+    async fn checked(
+        &self,
+        user: &str,
+        operation: &'static str,
+        input: &str,
+        accept: Accept,
+    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
+        self.run(user, operation, |m, record, now| {
+            m.login(user, record, input, accept, now)
         })
         .await
     }

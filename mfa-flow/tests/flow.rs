@@ -279,6 +279,26 @@ async fn recovery_codes_are_single_use_and_regenerable() {
         service.login(USER, "not-a-recovery-code!").await.unwrap(),
         Outcome::Malformed(_)
     ));
+    // The dedicated entry points take only their own kind of credential.
+    assert!(matches!(
+        service.verify_code(USER, &codes[4]).await.unwrap(),
+        Outcome::Malformed(_)
+    ));
+    assert!(matches!(
+        service
+            .use_recovery_code(USER, &code(&app, &clock))
+            .await
+            .unwrap(),
+        Outcome::Malformed(_)
+    ));
+    assert!(
+        service
+            .use_recovery_code(USER, &codes[4])
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    assert_eq!(service.status(USER).await.unwrap().failures, 0);
     // Regeneration needs a current code, and retires every old code.
     let Outcome::Accepted(fresh) = service
         .regenerate_recovery_codes(USER, &code(&app, &clock))
