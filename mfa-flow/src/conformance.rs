@@ -32,8 +32,10 @@ use crate::{
 };
 
 /// Generates one `#[tokio::test]` per conformance check. The argument is an
-/// `async` expression giving a `Vec` of handles to one backend (at least
-/// one; four or more exercises cross-instance behaviour).
+/// `async` expression giving a `Vec` of handles to one backend (four or more
+/// exercise cross-instance behaviour). It is evaluated afresh for each
+/// check. An empty `Vec` skips the check: return one only when the backend
+/// is missing outside CI, after printing why.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($handles:expr) => {
@@ -47,7 +49,9 @@ macro_rules! store_conformance_tests {
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $check() {
                 let handles = $handles.await;
-                $crate::conformance::$check(&handles).await;
+                if !handles.is_empty() {
+                    $crate::conformance::$check(&handles).await;
+                }
             }
         )*
     };
