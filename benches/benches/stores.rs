@@ -51,7 +51,10 @@ async fn enrol<S: Store + Clone>(store: &S) -> Users<S> {
             Keyring::new(AppKey::from_bytes(1, &[7; 32]).unwrap()),
             MfaConfig::new("Bench"),
         );
-        let ticket = service.begin_enrollment(&user(i), "b@example.com").await.unwrap();
+        let ticket = service
+            .begin_enrollment(&user(i), "b@example.com")
+            .await
+            .unwrap();
         let app = Totp::new(
             TotpConfig::default(),
             &Secret::from_base32(ticket.expose_secret()).unwrap(),
@@ -97,7 +100,12 @@ where
 {
     let iters = usize::try_from(iters).unwrap();
     let tasks: Vec<Fut> = (0..concurrency)
-        .map(|k| work(k, iters / concurrency + usize::from(k < iters % concurrency)))
+        .map(|k| {
+            work(
+                k,
+                iters / concurrency + usize::from(k < iters % concurrency),
+            )
+        })
         .collect();
     runtime.block_on(async {
         let start = Instant::now();
@@ -165,7 +173,10 @@ fn raw<Fut>(
 }
 
 fn sqlite(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-sqlite");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -201,7 +212,10 @@ fn sqlite(c: &mut Criterion) {
 }
 
 fn postgres(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let url = std::env::var("MFA_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let schema = format!("mfa_bench_{}", std::process::id());
@@ -247,7 +261,10 @@ fn postgres(c: &mut Criterion) {
 }
 
 fn redis(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let url = std::env::var("MFA_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
     let prefix = format!("mfa-bench:{}", std::process::id());
@@ -259,9 +276,7 @@ fn redis(c: &mut Criterion) {
     });
     logins(c, &runtime, "redis", &users);
     let client = mfa_store_redis::redis::Client::open(url.as_str()).unwrap();
-    let connection = runtime
-        .block_on(client.get_connection_manager())
-        .unwrap();
+    let connection = runtime.block_on(client.get_connection_manager()).unwrap();
     raw(c, &runtime, "redis", "SET", move |k| {
         let mut connection = connection.clone();
         let key = format!("{raw_prefix}:raw:{k}");
