@@ -8,7 +8,7 @@
 #![allow(clippy::expect_used, missing_docs)]
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Clock, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService};
+use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService};
 
 use std::alloc::System;
 

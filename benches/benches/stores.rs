@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_flow::totp_core::{Code, Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Clock, Keyring, ManualClock, MfaConfig, MfaService, Store};
+use mfa_flow::{AppKey, Keyring, ManualClock, MfaConfig, MfaService, Store};
 use mfa_store_redis::RedisStore;
 use mfa_store_sqlx::{PostgresStore, SqliteStore, sqlx};
 

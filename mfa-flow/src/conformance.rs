@@ -26,9 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use totp_core::{Secret, Totp, TotpConfig};
 
 use crate::{
-    AppKey, Clock, Keyring, Login, ManualClock, MfaConfig, MfaRecord, MfaService, MfaState,
-    Outcome, RecoverySet, Saved, SealedSecret, StateKind, Store, Throttle, ThrottleConfig,
-    TotpParams,
+    AppKey, Keyring, Login, ManualClock, MfaConfig, MfaRecord, MfaService, MfaState, Outcome,
+    RecoverySet, Saved, SealedSecret, StateKind, Store, Throttle, ThrottleConfig, TotpParams,
 };
 
 /// Generates one `#[tokio::test]` per conformance check. The argument is an

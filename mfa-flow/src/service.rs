@@ -72,6 +72,11 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         &self.machine.config
     }
 
+    /// The service clock's current time (Unix seconds).
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
     async fn load(&self, user: &str) -> Result<MfaRecord, MfaError<S::Error>> {
         Ok(self
             .store

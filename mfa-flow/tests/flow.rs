@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, Clock, FlowError, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaError,
-    MfaService, MfaState, OpenError, Outcome, Policy, Requirement, StateKind, Store,
+    AppKey, FlowError, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaError, MfaService,
+    MfaState, OpenError, Outcome, Policy, Requirement, StateKind, Store,
 };
 
 const START: u64 = 1_700_000_010;

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, Clock, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome,
-    StateKind, Store, ThrottleConfig,
+    AppKey, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, StateKind,
+    Store, ThrottleConfig,
 };
 use proptest::prelude::*;
 

@@ -1,0 +1,70 @@
+//! The JSON answers of the guard and the routes.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use mfa_flow::{FlowError, MfaError, Outcome};
+
+/// `{"error": code}` (and a `message` when there is one) with a status.
+pub(crate) fn error(status: StatusCode, code: &str, message: Option<String>) -> Response {
+    let body = match message {
+        Some(message) => serde_json::json!({ "error": code, "message": message }),
+        None => serde_json::json!({ "error": code }),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// A refused code: one generic answer for wrong and replayed codes.
+pub(crate) fn refused<T>(outcome: Outcome<T>, now: u64) -> Response {
+    match outcome {
+        Outcome::Invalid | Outcome::Replayed => {
+            error(StatusCode::UNAUTHORIZED, "invalid_code", None)
+        }
+        Outcome::Locked { until } => {
+            let body = serde_json::json!({ "error": "locked", "locked_until": until });
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+            if let Some(until) = until {
+                let wait = until.saturating_sub(now).max(1);
+                if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            response
+        }
+        Outcome::Expired => error(StatusCode::GONE, "enrollment_expired", None),
+        Outcome::Malformed(e) => error(
+            StatusCode::BAD_REQUEST,
+            "malformed_code",
+            Some(e.to_string()),
+        ),
+        // Accepted outcomes are answered by the routes themselves.
+        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+    }
+}
+
+/// An operation that could not run.
+pub(crate) fn failed<E: std::error::Error + 'static>(e: &MfaError<E>) -> Response {
+    match e {
+        MfaError::Flow(FlowError::NotEnrolled) => error(StatusCode::CONFLICT, "not_enrolled", None),
+        MfaError::Flow(FlowError::NoPendingEnrollment) => {
+            error(StatusCode::CONFLICT, "no_pending_enrollment", None)
+        }
+        MfaError::Flow(FlowError::AlreadyEnrolled) => {
+            error(StatusCode::CONFLICT, "already_enrolled", None)
+        }
+        MfaError::Flow(FlowError::PolicyForbids) => {
+            error(StatusCode::FORBIDDEN, "policy_forbids", None)
+        }
+        MfaError::Flow(FlowError::InvalidAccountName(_)) => {
+            error(StatusCode::BAD_REQUEST, "invalid_account_name", None)
+        }
+        MfaError::Store(_) | MfaError::Contention => {
+            tracing::warn!(target: "mfa_axum", error = %e, "MFA store unavailable");
+            error(StatusCode::SERVICE_UNAVAILABLE, "mfa_unavailable", None)
+        }
+        other => {
+            tracing::error!(target: "mfa_axum", error = %other, "MFA operation failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+        }
+    }
+}

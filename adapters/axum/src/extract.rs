@@ -1,0 +1,60 @@
+//! Extractors for handlers.
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+use tower_sessions::Session;
+
+use crate::answer::error;
+use crate::session::{Assurance, assurance};
+
+/// Why [`Assurance`] could not be extracted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssuranceRejection {
+    /// No session on the request.
+    #[error("no session on the request: is tower_sessions::SessionManagerLayer installed?")]
+    SessionLayerMissing,
+    /// Nobody signed in to this session.
+    #[error("nobody is signed in")]
+    NotSignedIn,
+    /// The session store failed.
+    #[error("the session store failed")]
+    SessionUnavailable,
+}
+
+impl IntoResponse for AssuranceRejection {
+    fn into_response(self) -> Response {
+        let message = Some(self.to_string());
+        match self {
+            Self::SessionLayerMissing => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "session_layer_missing",
+                message,
+            ),
+            Self::NotSignedIn => error(StatusCode::UNAUTHORIZED, "not_signed_in", message),
+            _ => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "session_unavailable",
+                message,
+            ),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Assurance {
+    type Rejection = AssuranceRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(AssuranceRejection::SessionLayerMissing)?;
+        assurance(&session)
+            .await
+            .map_err(|_| AssuranceRejection::SessionUnavailable)?
+            .ok_or(AssuranceRejection::NotSignedIn)
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod answer;
+mod extract;
+mod guard;
+mod mfa;
+mod routes;
+mod session;
+
+pub use extract::AssuranceRejection;
+pub use guard::{MfaGuard, MfaLayer, ResponseFuture};
+pub use mfa::{Mfa, UserPolicy};
+pub use routes::{MAX_BODY, routes};
+pub use session::{ASSURANCE_KEY, Assurance, Level, SessionError, assurance, sign_in, sign_out};

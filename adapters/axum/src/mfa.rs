@@ -1,0 +1,127 @@
+use std::future::Future;
+use std::sync::Arc;
+
+use mfa_flow::{Clock, MfaService, Policy, Store};
+
+/// What the application tells the MFA layer about a signed-in user.
+pub trait UserPolicy: Send + Sync + 'static {
+    /// Whether MFA is optional or required for this user (usually from the
+    /// user's customer).
+    fn policy(&self, user: &str) -> impl Future<Output = Policy> + Send;
+
+    /// The account name an authenticator app shows (usually the email
+    /// address). Defaults to the user id.
+    fn account_name(&self, user: &str) -> impl Future<Output = String> + Send {
+        let name = user.to_owned();
+        async move { name }
+    }
+}
+
+/// One policy for everybody.
+impl UserPolicy for Policy {
+    async fn policy(&self, _user: &str) -> Policy {
+        *self
+    }
+}
+
+/// Where the guard sends people, and what it leaves alone.
+#[derive(Clone, Debug)]
+pub(crate) struct Paths {
+    pub(crate) challenge: String,
+    pub(crate) enrollment: String,
+    pub(crate) open: Vec<String>,
+}
+
+/// The MFA service, the application's policy and the page paths, shared by
+/// the guard layers and the JSON routes.
+///
+/// ```
+/// use mfa_axum::Mfa;
+/// use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let service = MfaService::new(
+///     MemoryStore::new(),
+///     ManualClock::new(1_700_000_000),
+///     Keyring::new(AppKey::generate(1)?),
+///     MfaConfig::new("Lumen"),
+/// );
+/// let mfa = Mfa::new(service, Policy::Optional)
+///     .challenge_page("/login/code")
+///     .enrollment_page("/account/mfa/setup")
+///     .allow("/static/");
+/// # let _ = mfa;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Mfa<St, C, P> {
+    pub(crate) service: MfaService<St, C>,
+    pub(crate) policy: P,
+    pub(crate) paths: Paths,
+}
+
+impl<St, C, P> std::fmt::Debug for Mfa<St, C, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mfa")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Mfa<St, C, P> {
+    /// Wraps a service and the application's policy. Defaults: challenge
+    /// page `/mfa/challenge`, enrollment page `/mfa/enroll`, and both (and
+    /// everything under `/mfa/`) reachable without MFA.
+    #[must_use]
+    pub fn new(service: MfaService<St, C>, policy: P) -> Self {
+        Self {
+            service,
+            policy,
+            paths: Paths {
+                challenge: "/mfa/challenge".to_owned(),
+                enrollment: "/mfa/enroll".to_owned(),
+                open: vec!["/mfa/".to_owned()],
+            },
+        }
+    }
+
+    /// The page asking for a code (HTML requests are redirected there).
+    #[must_use]
+    pub fn challenge_page(mut self, path: &str) -> Self {
+        path.clone_into(&mut self.paths.challenge);
+        self
+    }
+
+    /// The enrolment page (HTML requests are redirected there).
+    #[must_use]
+    pub fn enrollment_page(mut self, path: &str) -> Self {
+        path.clone_into(&mut self.paths.enrollment);
+        self
+    }
+
+    /// Leaves every path starting with `prefix` reachable without MFA (the
+    /// flow's own routes, the sign-in page, static files).
+    #[must_use]
+    pub fn allow(mut self, prefix: &str) -> Self {
+        self.paths.open.push(prefix.to_owned());
+        self
+    }
+
+    /// Shares it between layers and routes.
+    #[must_use]
+    pub fn shared(self) -> Arc<Self> {
+        Arc::new(self)
+    }
+
+    /// The service.
+    #[must_use]
+    pub fn service(&self) -> &MfaService<St, C> {
+        &self.service
+    }
+
+    pub(crate) fn is_open(&self, path: &str) -> bool {
+        path == self.paths.challenge
+            || path == self.paths.enrollment
+            || self.paths.open.iter().any(|p| path.starts_with(p.as_str()))
+    }
+}

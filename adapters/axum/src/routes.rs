@@ -1,0 +1,253 @@
+//! The JSON API of the flow, to nest wherever the application likes.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use mfa_flow::{Clock, Login, Outcome, StateKind, Store};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::answer::{self, error};
+use crate::mfa::{Mfa, UserPolicy};
+use crate::session::{Assurance, assurance, raise};
+
+/// Request bodies larger than this are refused (`413`).
+pub const MAX_BODY: usize = 4096;
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+/// The JSON routes of the flow (`GET /status`, `POST /enrollment`,
+/// `POST /enrollment/confirm`, `POST /challenge`, `POST /recovery`,
+/// `POST /recovery-codes`, `POST /disable`), to nest under a prefix such as
+/// `/api/mfa`. Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}`
+/// to start an enrolment) with `Content-Type: application/json`, so a plain
+/// HTML form from another site cannot post to them; bodies over
+/// [`MAX_BODY`] bytes are refused.
+pub fn routes<St, C, P>(mfa: Arc<Mfa<St, C, P>>) -> Router
+where
+    St: Store + 'static,
+    C: Clock + 'static,
+    P: UserPolicy,
+{
+    Router::new()
+        .route("/status", get(status::<St, C, P>))
+        .route("/enrollment", post(begin::<St, C, P>))
+        .route("/enrollment/confirm", post(confirm::<St, C, P>))
+        .route("/challenge", post(challenge::<St, C, P>))
+        .route("/recovery", post(recovery::<St, C, P>))
+        .route("/recovery-codes", post(regenerate::<St, C, P>))
+        .route("/disable", post(disable::<St, C, P>))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(mfa)
+}
+
+/// The signed-in user, or the answer to give instead.
+async fn signed_in(session: &Session) -> Result<Assurance, Response> {
+    match assurance(session).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "not_signed_in", None)),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session_unavailable",
+            None,
+        )),
+    }
+}
+
+fn state_name(state: StateKind) -> &'static str {
+    match state {
+        StateKind::Disabled => "disabled",
+        StateKind::Requested => "requested",
+        StateKind::Pending => "pending",
+        StateKind::Active => "active",
+        _ => "unknown",
+    }
+}
+
+async fn status<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+) -> Response {
+    let user = match signed_in(&session).await {
+        Ok(a) => a.user,
+        Err(r) => return r,
+    };
+    match mfa.service.status(&user).await {
+        Ok(s) => Json(serde_json::json!({
+            "state": state_name(s.state),
+            "confirmed_at": s.confirmed_at,
+            "recovery_codes_left": s.recovery_codes_left,
+            "locked_until": s.locked_until,
+            "hard_locked": s.hard_locked,
+        }))
+        .into_response(),
+        Err(e) => answer::failed(&e),
+    }
+}
+
+async fn begin<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+    Json(_): Json<serde::de::IgnoredAny>,
+) -> Response {
+    let user = match signed_in(&session).await {
+        Ok(a) => a.user,
+        Err(r) => return r,
+    };
+    let account = mfa.policy.account_name(&user).await;
+    match mfa.service.begin_enrollment(&user, &account).await {
+        Ok(ticket) => {
+            let now = mfa.service.now();
+            Json(serde_json::json!({
+                "otpauth_uri": ticket.expose_uri(),
+                "secret": ticket.expose_secret(),
+                "qr_svg": ticket.qr_svg(),
+                "expires_at": ticket.expires_at(),
+                "expires_in": ticket.expires_at().saturating_sub(now),
+            }))
+            .into_response()
+        }
+        Err(e) => answer::failed(&e),
+    }
+}
+
+/// Raises the session after an accepted code and answers with `body`.
+async fn raised(session: &Session, user: &str, now: u64, body: serde_json::Value) -> Response {
+    match raise(session, user, now).await {
+        Ok(()) => Json(body).into_response(),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", None),
+    }
+}
+
+async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+    Json(body): Json<CodeBody>,
+) -> Response {
+    let user = match signed_in(&session).await {
+        Ok(a) => a.user,
+        Err(r) => return r,
+    };
+    let now = mfa.service.now();
+    match mfa.service.confirm_enrollment(&user, &body.code).await {
+        Ok(Outcome::Accepted(enrolled)) => {
+            let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
+            raised(
+                &session,
+                &user,
+                now,
+                serde_json::json!({ "recovery_codes": codes }),
+            )
+            .await
+        }
+        Ok(refused) => answer::refused(refused, now),
+        Err(e) => answer::failed(&e),
+    }
+}
+
+async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    mfa: &Mfa<St, C, P>,
+    session: &Session,
+    code: &str,
+    recovery: bool,
+) -> Response {
+    let user = match signed_in(session).await {
+        Ok(a) => a.user,
+        Err(r) => return r,
+    };
+    let now = mfa.service.now();
+    let outcome = if recovery {
+        mfa.service.use_recovery_code(&user, code).await
+    } else {
+        mfa.service.verify_code(&user, code).await
+    };
+    match outcome {
+        Ok(Outcome::Accepted(Login::Recovery(used))) => {
+            raised(
+                session,
+                &user,
+                now,
+                serde_json::json!({ "status": "verified", "recovery_codes_left": used.remaining }),
+            )
+            .await
+        }
+        Ok(Outcome::Accepted(_)) => {
+            raised(
+                session,
+                &user,
+                now,
+                serde_json::json!({ "status": "verified" }),
+            )
+            .await
+        }
+        Ok(refused) => answer::refused(refused, now),
+        Err(e) => answer::failed(&e),
+    }
+}
+
+async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+    Json(body): Json<CodeBody>,
+) -> Response {
+    login(&mfa, &session, &body.code, false).await
+}
+
+async fn recovery<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+    Json(body): Json<CodeBody>,
+) -> Response {
+    login(&mfa, &session, &body.code, true).await
+}
+
+async fn regenerate<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+    Json(body): Json<CodeBody>,
+) -> Response {
+    let user = match signed_in(&session).await {
+        Ok(a) => a.user,
+        Err(r) => return r,
+    };
+    let now = mfa.service.now();
+    match mfa
+        .service
+        .regenerate_recovery_codes(&user, &body.code)
+        .await
+    {
+        Ok(Outcome::Accepted(codes)) => {
+            let codes: Vec<&str> = codes.expose().collect();
+            Json(serde_json::json!({ "recovery_codes": codes })).into_response()
+        }
+        Ok(refused) => answer::refused(refused, now),
+        Err(e) => answer::failed(&e),
+    }
+}
+
+async fn disable<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
+    State(mfa): State<Arc<Mfa<St, C, P>>>,
+    session: Session,
+    Json(body): Json<CodeBody>,
+) -> Response {
+    let user = match signed_in(&session).await {
+        Ok(a) => a.user,
+        Err(r) => return r,
+    };
+    let now = mfa.service.now();
+    let policy = mfa.policy.policy(&user).await;
+    match mfa.service.disable(&user, policy, &body.code).await {
+        Ok(Outcome::Accepted(())) => {
+            Json(serde_json::json!({ "status": "disabled" })).into_response()
+        }
+        Ok(refused) => answer::refused(refused, now),
+        Err(e) => answer::failed(&e),
+    }
+}

@@ -1,0 +1,416 @@
+//! Every route and answer through `tower::ServiceExt::oneshot`, with a real
+//! `tower-sessions` store, the in-memory mfa-flow store, and codes computed
+//! with totp-core at the injected time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use mfa_axum::{Assurance, Mfa, MfaLayer, routes, sign_in};
+use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
+use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
+
+const START: u64 = 1_700_000_000;
+
+type Shared = Arc<Mfa<MemoryStore, ManualClock, Policy>>;
+
+fn app(policy: Policy) -> (Router, Shared, ManualClock) {
+    let clock = ManualClock::new(START);
+    let service = MfaService::new(
+        MemoryStore::new(),
+        clock.clone(),
+        Keyring::new(AppKey::from_bytes(1, &[2; 32]).unwrap()),
+        MfaConfig::new("Lumen"),
+    );
+    let mfa = Mfa::new(service, policy).allow("/login").shared();
+    let router = Router::new()
+        .route("/account", get(|| async { "account page" }))
+        .route(
+            "/account/close",
+            get(|| async { "closing" }).layer(MfaLayer::step_up(mfa.clone(), 300)),
+        )
+        .route("/whoami", get(|a: Assurance| async move { a.user }))
+        .route(
+            "/login",
+            post(|session: Session, body: String| async move {
+                sign_in(&session, body.trim()).await.unwrap();
+                "signed in"
+            }),
+        )
+        .layer(MfaLayer::new(mfa.clone()))
+        .nest("/mfa/api", routes(mfa.clone()))
+        .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
+    (router, mfa, clock)
+}
+
+/// A browser (or API client): keeps the session cookie.
+struct Client {
+    app: Router,
+    cookie: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Client {
+    fn new(app: &Router) -> Self {
+        Self {
+            app: app.clone(),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, request: http::request::Builder, body: Body) -> Answer {
+        let request = match &self.cookie {
+            Some(c) => request.header(header::COOKIE, c),
+            None => request,
+        };
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        if let Some(set) = response.headers().get(header::SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            self.cookie = Some(pair);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn page(&mut self, path: &str) -> Answer {
+        self.send(
+            Request::get(path).header(header::ACCEPT, "text/html"),
+            Body::empty(),
+        )
+        .await
+    }
+
+    async fn api_get(&mut self, path: &str) -> Answer {
+        self.send(
+            Request::get(path).header(header::ACCEPT, "application/json"),
+            Body::empty(),
+        )
+        .await
+    }
+
+    async fn post_json(&mut self, path: &str, body: Value) -> Answer {
+        self.send(
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json"),
+            Body::from(body.to_string()),
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self, user: &str) {
+        let a = self
+            .send(Request::post("/login"), Body::from(user.to_owned()))
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+}
+
+/// Enrols the signed-in user through the API; returns the app and the codes.
+async fn enrol(client: &mut Client, clock: &ManualClock) -> (Totp, Vec<String>) {
+    let started = client.post_json("/mfa/api/enrollment", json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    for field in [
+        "otpauth_uri",
+        "secret",
+        "qr_svg",
+        "expires_at",
+        "expires_in",
+    ] {
+        assert!(!started.body[field].is_null(), "{field}");
+    }
+    assert_eq!(started.body["expires_in"], 180);
+    let app = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(started.body["secret"].as_str().unwrap()).unwrap(),
+    );
+    let code = app.generate(clock.now()).unwrap();
+    let confirmed = client
+        .post_json(
+            "/mfa/api/enrollment/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes: Vec<String> = confirmed.body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    clock.advance(30);
+    (app, codes)
+}
+
+#[tokio::test]
+async fn anonymous_requests_pass_through() {
+    let (app, _, _) = app(Policy::Required);
+    let mut client = Client::new(&app);
+    let a = client.page("/account").await;
+    assert_eq!((a.status, a.body), (StatusCode::OK, json!("account page")));
+}
+
+#[tokio::test]
+async fn optional_and_off_means_the_password_is_enough() {
+    let (app, _, _) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+    let who = client.page("/whoami").await;
+    assert_eq!(who.body, json!("ada"));
+}
+
+#[tokio::test]
+async fn required_without_enrolment_leads_to_enrolment_then_through() {
+    let (app, _, clock) = app(Policy::Required);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    for path in ["/account", "/whoami"] {
+        let page = client.page(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(page.headers[header::LOCATION], "/mfa/enroll");
+        let api = client.api_get(path).await;
+        assert_eq!(api.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.body, json!({ "error": "mfa_enrollment_required" }));
+    }
+    enrol(&mut client, &clock).await;
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_challenge_raises_the_session_and_cycles_its_id() {
+    let (app, mfa, clock) = app(Policy::Optional);
+    let mut first = Client::new(&app);
+    first.sign_in("ada").await;
+    let (totp, _) = enrol(&mut first, &clock).await;
+
+    // A later login: password only, so the guard asks for a code.
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let page = client.page("/account").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/mfa/challenge");
+    let api = client.api_get("/account").await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.body, json!({ "error": "mfa_required" }));
+
+    let before = client.cookie.clone().unwrap();
+    let code = totp.generate(clock.now()).unwrap();
+    let ok = client
+        .post_json("/mfa/api/challenge", json!({ "code": code.as_str() }))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let after = client.cookie.clone().unwrap();
+    assert_ne!(before, after, "the session id must change");
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+
+    // The old id grants nothing.
+    let mut stale = Client {
+        app: app.clone(),
+        cookie: Some(before),
+    };
+    let old = stale.page("/account").await;
+    assert_eq!(old.status, StatusCode::OK);
+    assert_eq!(old.body, json!("account page"));
+    assert_eq!(
+        stale.page("/whoami").await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old session id is no longer signed in"
+    );
+
+    // The same code again, from another session: one generic answer.
+    let mut other = Client::new(&app);
+    other.sign_in("ada").await;
+    let replay = other
+        .post_json("/mfa/api/challenge", json!({ "code": code.as_str() }))
+        .await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(replay.body, json!({ "error": "invalid_code" }));
+    assert_eq!(mfa.service().status("ada").await.unwrap().failures, 1);
+}
+
+#[tokio::test]
+async fn code_answers() {
+    let (app, _, clock) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let (totp, codes) = enrol(&mut client, &clock).await;
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+
+    let malformed = client
+        .post_json("/mfa/api/challenge", json!({ "code": "12a456" }))
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.body["error"], "malformed_code");
+    assert!(
+        malformed.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("digits")
+    );
+
+    let right = totp.generate(clock.now()).unwrap();
+    let wrong = if right.as_str() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..4 {
+        let a = client
+            .post_json("/mfa/api/challenge", json!({ "code": wrong }))
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let fifth = client
+        .post_json("/mfa/api/challenge", json!({ "code": wrong }))
+        .await;
+    assert_eq!(fifth.status, StatusCode::UNAUTHORIZED);
+    let locked = client
+        .post_json("/mfa/api/challenge", json!({ "code": right.as_str() }))
+        .await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(locked.headers[header::RETRY_AFTER], "30");
+    assert_eq!(locked.body["locked_until"], START + 30 + 30);
+
+    // A recovery code works after the lock and raises the session.
+    clock.advance(30);
+    let recovered = client
+        .post_json("/mfa/api/recovery", json!({ "code": codes[0] }))
+        .await;
+    assert_eq!(recovered.status, StatusCode::OK, "{}", recovered.body);
+    assert_eq!(recovered.body["recovery_codes_left"], 9);
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+    let status = client.api_get("/mfa/api/status").await;
+    assert_eq!(status.body["state"], "active");
+    assert_eq!(status.body["recovery_codes_left"], 9);
+
+    // New recovery codes for a current code.
+    let code = totp.generate(clock.now()).unwrap();
+    let fresh = client
+        .post_json("/mfa/api/recovery-codes", json!({ "code": code.as_str() }))
+        .await;
+    assert_eq!(fresh.status, StatusCode::OK);
+    assert_eq!(fresh.body["recovery_codes"].as_array().unwrap().len(), 10);
+
+    // Enrolling again while active is a conflict.
+    let again = client.post_json("/mfa/api/enrollment", json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["error"], "already_enrolled");
+}
+
+#[tokio::test]
+async fn an_expired_enrolment_is_gone() {
+    let (app, _, clock) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let started = client.post_json("/mfa/api/enrollment", json!({})).await;
+    let totp = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(started.body["secret"].as_str().unwrap()).unwrap(),
+    );
+    clock.advance(181);
+    let code = totp.generate(clock.now()).unwrap();
+    let late = client
+        .post_json(
+            "/mfa/api/enrollment/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn disable_follows_the_policy() {
+    for (policy, expected) in [
+        (Policy::Required, StatusCode::FORBIDDEN),
+        (Policy::Optional, StatusCode::OK),
+    ] {
+        let (app, _, clock) = app(policy);
+        let mut client = Client::new(&app);
+        client.sign_in("ada").await;
+        let (totp, _) = enrol(&mut client, &clock).await;
+        let code = totp.generate(clock.now()).unwrap();
+        let a = client
+            .post_json("/mfa/api/disable", json!({ "code": code.as_str() }))
+            .await;
+        assert_eq!(a.status, expected, "{policy:?}: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn step_up_needs_a_recent_code() {
+    let (app, _, clock) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    enrol(&mut client, &clock).await;
+    assert_eq!(client.page("/account/close").await.status, StatusCode::OK);
+    clock.advance(301);
+    let page = client.page("/account/close").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/mfa/challenge");
+    // The ordinary guard is still satisfied.
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn json_routes_refuse_forms_and_large_bodies() {
+    let (app, _, _) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let form = client
+        .send(
+            Request::post("/mfa/api/challenge")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            Body::from("code=123456"),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = json!({ "code": "1".repeat(10_000) });
+    let big = client.post_json("/mfa/api/challenge", huge).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let anonymous = Client::new(&app)
+        .post_json("/mfa/api/challenge", json!({ "code": "123456" }))
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.body["error"], "not_signed_in");
+}
+
+#[tokio::test]
+async fn a_missing_session_layer_is_named() {
+    let app: Router = Router::new().route("/whoami", get(|a: Assurance| async move { a.user }));
+    let response = app
+        .oneshot(Request::get("/whoami").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("SessionManagerLayer"));
+}
