@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use crate::answer;
 use crate::mfa::{Mfa, UserPolicy};
-use crate::session::{Level, assurance};
+use crate::session::{Assurance, Level, assurance};
 
 /// Guards the routes it wraps: a signed-in session that has not passed MFA
 /// is sent to the challenge or the enrolment (HTML: `303`; JSON: `401
@@ -153,7 +153,9 @@ fn see_other(location: &str) -> Response {
 
 /// What the guard decided.
 enum Verdict {
-    Through,
+    /// Through, with the session's assurance if someone is signed in (handed
+    /// to the handler's extractor so the session is read once).
+    Through(Option<Assurance>),
     Answer(Response),
 }
 
@@ -172,7 +174,7 @@ where
     P: UserPolicy,
 {
     if seen.open {
-        return Verdict::Through;
+        return Verdict::Through(None);
     }
     let Some(session) = seen.session else {
         tracing::error!(
@@ -187,7 +189,7 @@ where
     };
     let assurance = match assurance(&session).await {
         Ok(Some(assurance)) => assurance,
-        Ok(None) => return Verdict::Through,
+        Ok(None) => return Verdict::Through(None),
         Err(e) => {
             tracing::warn!(target: "mfa_axum", error = %e, "session store failed");
             return Verdict::Answer(answer::error(
@@ -204,9 +206,25 @@ where
         (Some(_), None) => false,
     };
     if assurance.level == Level::Mfa && fresh {
-        return Verdict::Through;
+        return Verdict::Through(Some(assurance));
     }
-    let json = seen.json;
+    // The store lookup lives in its own boxed future, so the common path
+    // above does not carry (and move) its state.
+    Box::pin(ask_the_flow(mfa, max_age, assurance, seen.json)).await
+}
+
+/// A signed-in session below the level it needs: what does the login need?
+async fn ask_the_flow<St, C, P>(
+    mfa: &Mfa<St, C, P>,
+    max_age: Option<u64>,
+    assurance: Assurance,
+    json: bool,
+) -> Verdict
+where
+    St: Store + 'static,
+    C: Clock + 'static,
+    P: UserPolicy,
+{
     let policy = mfa.policy.policy(&assurance.user).await;
     let requirement = match mfa.service.requirement(&assurance.user, policy).await {
         Ok(r) => r,
@@ -215,7 +233,7 @@ where
     match requirement {
         // MFA is off and not required: the password was enough, unless this
         // is a step-up route, which always needs a recent code.
-        Requirement::Proceed if max_age.is_none() => Verdict::Through,
+        Requirement::Proceed if max_age.is_none() => Verdict::Through(Some(assurance)),
         Requirement::Enroll if json => Verdict::Answer(answer::error(
             StatusCode::FORBIDDEN,
             "mfa_enrollment_required",
@@ -261,8 +279,14 @@ where
         };
         ResponseFuture {
             inner: Box::pin(async move {
+                let mut request = request;
                 match decide(&layer.mfa, layer.max_age, seen).await {
-                    Verdict::Through => inner.call(request).await,
+                    Verdict::Through(assurance) => {
+                        if let Some(assurance) = assurance {
+                            request.extensions_mut().insert(assurance);
+                        }
+                        inner.call(request).await
+                    }
                     Verdict::Answer(response) => Ok(response),
                 }
             }),
