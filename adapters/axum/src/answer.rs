@@ -42,29 +42,33 @@ pub(crate) fn refused<T>(outcome: Outcome<T>, now: u64) -> Response {
     }
 }
 
-/// An operation that could not run.
-pub(crate) fn failed<E: std::error::Error + 'static>(e: &MfaError<E>) -> Response {
+/// An operation that could not run: its status and error code (logged).
+pub(crate) fn failure<E: std::error::Error + 'static>(
+    e: &MfaError<E>,
+) -> (StatusCode, &'static str) {
     match e {
-        MfaError::Flow(FlowError::NotEnrolled) => error(StatusCode::CONFLICT, "not_enrolled", None),
+        MfaError::Flow(FlowError::NotEnrolled) => (StatusCode::CONFLICT, "not_enrolled"),
         MfaError::Flow(FlowError::NoPendingEnrollment) => {
-            error(StatusCode::CONFLICT, "no_pending_enrollment", None)
+            (StatusCode::CONFLICT, "no_pending_enrollment")
         }
-        MfaError::Flow(FlowError::AlreadyEnrolled) => {
-            error(StatusCode::CONFLICT, "already_enrolled", None)
-        }
-        MfaError::Flow(FlowError::PolicyForbids) => {
-            error(StatusCode::FORBIDDEN, "policy_forbids", None)
-        }
+        MfaError::Flow(FlowError::AlreadyEnrolled) => (StatusCode::CONFLICT, "already_enrolled"),
+        MfaError::Flow(FlowError::PolicyForbids) => (StatusCode::FORBIDDEN, "policy_forbids"),
         MfaError::Flow(FlowError::InvalidAccountName(_)) => {
-            error(StatusCode::BAD_REQUEST, "invalid_account_name", None)
+            (StatusCode::BAD_REQUEST, "invalid_account_name")
         }
         MfaError::Store(_) | MfaError::Contention => {
             tracing::warn!(target: "mfa_axum", error = %e, "MFA store unavailable");
-            error(StatusCode::SERVICE_UNAVAILABLE, "mfa_unavailable", None)
+            (StatusCode::SERVICE_UNAVAILABLE, "mfa_unavailable")
         }
         other => {
             tracing::error!(target: "mfa_axum", error = %other, "MFA operation failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     }
+}
+
+/// An operation that could not run, as a response.
+pub(crate) fn failed<E: std::error::Error + 'static>(e: &MfaError<E>) -> Response {
+    let (status, code) = failure(e);
+    error(status, code, None)
 }

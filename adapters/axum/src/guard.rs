@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::response::Response;
 use http::{HeaderValue, Request, StatusCode, header};
 use mfa_flow::{Clock, Requirement, Store};
 use tower::{Layer, Service};
@@ -112,18 +111,18 @@ impl<S, St, C, P> MfaGuard<S, St, C, P> {
 }
 
 /// The response future of [`MfaGuard`].
-pub struct ResponseFuture<E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>,
+pub struct ResponseFuture<R, E> {
+    inner: Pin<Box<dyn Future<Output = Result<R, E>> + Send>>,
 }
 
-impl<E> std::fmt::Debug for ResponseFuture<E> {
+impl<R, E> std::fmt::Debug for ResponseFuture<R, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<E> Future for ResponseFuture<E> {
-    type Output = Result<Response, E>;
+impl<R, E> Future for ResponseFuture<R, E> {
+    type Output = Result<R, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.inner.as_mut().poll(cx)
@@ -142,13 +141,50 @@ fn wants_json<B>(request: &Request<B>) -> bool {
     has_json(header::ACCEPT) || has_json(header::CONTENT_TYPE)
 }
 
-fn see_other(location: &str) -> Response {
-    let mut response = Response::new(axum::body::Body::empty());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
+/// An answer of the guard's own, built for whatever body type the wrapped
+/// service uses.
+struct Own {
+    status: StatusCode,
+    location: Option<String>,
+    error: Option<&'static str>,
+}
+
+impl Own {
+    fn see_other(location: &str) -> Self {
+        Self {
+            status: StatusCode::SEE_OTHER,
+            location: Some(location.to_owned()),
+            error: None,
+        }
     }
-    response
+
+    fn error(status: StatusCode, code: &'static str) -> Self {
+        Self {
+            status,
+            location: None,
+            error: Some(code),
+        }
+    }
+
+    fn into_response<B: From<String>>(self) -> http::Response<B> {
+        let body = self
+            .error
+            .map(|code| serde_json::json!({ "error": code }).to_string())
+            .unwrap_or_default();
+        let mut response = http::Response::new(B::from(body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if self.error.is_some() {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Some(value) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, value);
+        }
+        response
+    }
 }
 
 /// What the guard decided.
@@ -156,7 +192,7 @@ enum Verdict {
     /// Through, with the session's assurance if someone is signed in (handed
     /// to the handler's extractor so the session is read once).
     Through(Option<Assurance>),
-    Answer(Response),
+    Answer(Own),
 }
 
 /// What the guard reads from a request, taken before any await so the
@@ -181,10 +217,9 @@ where
             target: "mfa_axum",
             "no session on the request: is tower_sessions::SessionManagerLayer installed outside MfaLayer?"
         );
-        return Verdict::Answer(answer::error(
+        return Verdict::Answer(Own::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "session_layer_missing",
-            None,
         ));
     };
     let assurance = match assurance(&session).await {
@@ -192,10 +227,9 @@ where
         Ok(None) => return Verdict::Through(None),
         Err(e) => {
             tracing::warn!(target: "mfa_axum", error = %e, "session store failed");
-            return Verdict::Answer(answer::error(
+            return Verdict::Answer(Own::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "session_unavailable",
-                None,
             ));
         }
     };
@@ -228,39 +262,37 @@ where
     let policy = mfa.policy.policy(&assurance.user).await;
     let requirement = match mfa.service.requirement(&assurance.user, policy).await {
         Ok(r) => r,
-        Err(e) => return Verdict::Answer(answer::failed(&e)),
+        Err(e) => {
+            let (status, code) = answer::failure(&e);
+            return Verdict::Answer(Own::error(status, code));
+        }
     };
     match requirement {
         // MFA is off and not required: the password was enough, unless this
         // is a step-up route, which always needs a recent code.
         Requirement::Proceed if max_age.is_none() => Verdict::Through(Some(assurance)),
-        Requirement::Enroll if json => Verdict::Answer(answer::error(
-            StatusCode::FORBIDDEN,
-            "mfa_enrollment_required",
-            None,
-        )),
-        Requirement::Enroll => Verdict::Answer(see_other(&mfa.paths.enrollment)),
-        _ if json => Verdict::Answer(answer::error(
-            StatusCode::UNAUTHORIZED,
-            "mfa_required",
-            None,
-        )),
-        _ => Verdict::Answer(see_other(&mfa.paths.challenge)),
+        Requirement::Enroll if json => {
+            Verdict::Answer(Own::error(StatusCode::FORBIDDEN, "mfa_enrollment_required"))
+        }
+        Requirement::Enroll => Verdict::Answer(Own::see_other(&mfa.paths.enrollment)),
+        _ if json => Verdict::Answer(Own::error(StatusCode::UNAUTHORIZED, "mfa_required")),
+        _ => Verdict::Answer(Own::see_other(&mfa.paths.challenge)),
     }
 }
 
-impl<S, St, C, P, B> Service<Request<B>> for MfaGuard<S, St, C, P>
+impl<S, St, C, P, B, ResB> Service<Request<B>> for MfaGuard<S, St, C, P>
 where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = http::Response<ResB>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     St: Store + 'static,
     C: Clock + 'static,
     P: UserPolicy,
     B: Send + 'static,
+    ResB: From<String> + Send + 'static,
 {
-    type Response = Response;
+    type Response = http::Response<ResB>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
+    type Future = ResponseFuture<http::Response<ResB>, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -287,7 +319,7 @@ where
                         }
                         inner.call(request).await
                     }
-                    Verdict::Answer(response) => Ok(response),
+                    Verdict::Answer(own) => Ok(own.into_response()),
                 }
             }),
         }

@@ -209,3 +209,71 @@ async fn sign_out_clears_the_mfa_state() {
     // ...and anonymous (passed through to the app's own handling) after.
     assert_eq!(page(cookie).await, StatusCode::OK);
 }
+
+/// The guard is tower middleware, not axum-only: here it wraps a plain
+/// `service_fn` whose responses have `String` bodies.
+#[tokio::test]
+async fn the_guard_wraps_any_tower_service() {
+    use tower::{Layer, ServiceBuilder};
+
+    let service = MfaService::new(
+        mfa_flow::MemoryStore::new(),
+        ManualClock::new(1_700_000_000),
+        Keyring::new(AppKey::from_bytes(1, &[2; 32]).unwrap()),
+        MfaConfig::new("Lumen"),
+    );
+    let mfa = Mfa::new(service, Policy::Required).shared();
+    let inner = tower::service_fn(|request: Request<Body>| async move {
+        // Sign in on the way through when asked, as an application would.
+        if request.uri().path() == "/signin" {
+            let session = request.extensions().get::<Session>().unwrap().clone();
+            sign_in(&session, "ada").await.unwrap();
+        }
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::from("inner")))
+    });
+    let guarded = ServiceBuilder::new()
+        .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false))
+        .service(MfaLayer::new(mfa.clone()).layer(inner));
+    // Anonymous: through to the inner service, which signs the user in.
+    let response = guarded
+        .clone()
+        .oneshot(Request::get("/signin").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(response.into_body(), "inner");
+
+    // Signed in, MFA required, not enrolled: the guard answers, in the
+    // inner service's own body type.
+    let json = guarded
+        .clone()
+        .oneshot(
+            Request::get("/page")
+                .header(header::COOKIE, &cookie)
+                .header(header::ACCEPT, "application/json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json.into_body(), r#"{"error":"mfa_enrollment_required"}"#);
+    let page = guarded
+        .oneshot(
+            Request::get("/page")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()[header::LOCATION], "/mfa/enroll");
+}
