@@ -7,6 +7,7 @@ use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::answer::error;
+use crate::mfa::StatusSource;
 use crate::session::{Assurance, assurance};
 
 /// Why [`Assurance`] could not be extracted.
@@ -60,5 +61,58 @@ impl<S: Send + Sync> FromRequestParts<S> for Assurance {
             .await
             .map_err(|_| AssuranceRejection::SessionUnavailable)?
             .ok_or(AssuranceRejection::NotSignedIn)
+    }
+}
+
+/// The signed-in user's MFA status (state, confirmed at, recovery codes
+/// left, lock), for handlers behind [`MfaLayer`](crate::MfaLayer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MfaStatus(pub mfa_flow::Status);
+
+/// Why [`MfaStatus`] could not be extracted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MfaStatusRejection {
+    /// The route is not behind the guard.
+    #[error("no MFA status on the request: is mfa_axum::MfaLayer installed on this route?")]
+    LayerMissing,
+    /// Nobody signed in, or no session.
+    #[error(transparent)]
+    Assurance(#[from] AssuranceRejection),
+    /// The MFA store could not answer.
+    #[error("the MFA status is unavailable")]
+    Unavailable(StatusCode, &'static str),
+}
+
+impl IntoResponse for MfaStatusRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::LayerMissing => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "mfa_layer_missing",
+                Some(self.to_string()),
+            ),
+            Self::Assurance(inner) => inner.into_response(),
+            Self::Unavailable(status, code) => error(status, code, None),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MfaStatus {
+    type Rejection = MfaStatusRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let assurance = Assurance::from_request_parts(parts, state).await?;
+        let source = parts
+            .extensions
+            .get::<StatusSource>()
+            .cloned()
+            .ok_or(MfaStatusRejection::LayerMissing)?;
+        source
+            .0
+            .status(&assurance.user)
+            .await
+            .map(MfaStatus)
+            .map_err(|(status, code)| MfaStatusRejection::Unavailable(status, code))
     }
 }

@@ -11,7 +11,7 @@ use tower::{Layer, Service};
 use tower_sessions::Session;
 
 use crate::answer;
-use crate::mfa::{Mfa, UserPolicy};
+use crate::mfa::{Mfa, StatusLookup, StatusSource, UserPolicy};
 use crate::session::{Assurance, Level, assurance};
 
 /// Guards the routes it wraps: a signed-in session that has not passed MFA
@@ -23,6 +23,7 @@ use crate::session::{Assurance, Level, assurance};
 /// Install it inside `tower_sessions::SessionManagerLayer`.
 pub struct MfaLayer<St, C, P> {
     mfa: Arc<Mfa<St, C, P>>,
+    lookup: StatusSource,
     max_age: Option<u64>,
 }
 
@@ -30,6 +31,7 @@ impl<St, C, P> Clone for MfaLayer<St, C, P> {
     fn clone(&self) -> Self {
         Self {
             mfa: Arc::clone(&self.mfa),
+            lookup: self.lookup.clone(),
             max_age: self.max_age,
         }
     }
@@ -43,11 +45,16 @@ impl<St, C, P> std::fmt::Debug for MfaLayer<St, C, P> {
     }
 }
 
-impl<St, C, P> MfaLayer<St, C, P> {
+impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> MfaLayer<St, C, P> {
     /// A guard requiring MFA for the session.
     #[must_use]
     pub fn new(mfa: Arc<Mfa<St, C, P>>) -> Self {
-        Self { mfa, max_age: None }
+        let lookup = StatusSource(Arc::clone(&mfa) as Arc<dyn StatusLookup>);
+        Self {
+            mfa,
+            lookup,
+            max_age: None,
+        }
     }
 
     /// A step-up guard for sensitive routes: the last code must also have
@@ -55,8 +62,8 @@ impl<St, C, P> MfaLayer<St, C, P> {
     #[must_use]
     pub fn step_up(mfa: Arc<Mfa<St, C, P>>, seconds: u64) -> Self {
         Self {
-            mfa,
             max_age: Some(seconds),
+            ..Self::new(mfa)
         }
     }
 }
@@ -315,7 +322,9 @@ where
                 match decide(&layer.mfa, layer.max_age, seen).await {
                     Verdict::Through(assurance) => {
                         if let Some(assurance) = assurance {
-                            request.extensions_mut().insert(assurance);
+                            let extensions = request.extensions_mut();
+                            extensions.insert(assurance);
+                            extensions.insert(layer.lookup.clone());
                         }
                         inner.call(request).await
                     }

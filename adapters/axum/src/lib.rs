@@ -9,7 +9,7 @@ mod mfa;
 mod routes;
 mod session;
 
-pub use extract::AssuranceRejection;
+pub use extract::{AssuranceRejection, MfaStatus, MfaStatusRejection};
 pub use guard::{MfaGuard, MfaLayer, ResponseFuture};
 pub use mfa::{Mfa, UserPolicy};
 pub use routes::{MAX_BODY, routes};

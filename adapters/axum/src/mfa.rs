@@ -1,7 +1,9 @@
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use mfa_flow::{Clock, MfaService, Policy, Store};
+use http::StatusCode;
+use mfa_flow::{Clock, MfaService, Policy, Status, Store};
 
 /// What the application tells the MFA layer about a signed-in user.
 pub trait UserPolicy: Send + Sync + 'static {
@@ -125,3 +127,27 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Mfa<St, C, P> {
             || self.paths.open.iter().any(|p| path.starts_with(p.as_str()))
     }
 }
+
+/// A user's status, looked up without naming the store type: what the guard
+/// hands to the [`MfaStatus`](crate::MfaStatus) extractor.
+pub(crate) type StatusFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Status, (StatusCode, &'static str)>> + Send + 'a>>;
+
+pub(crate) trait StatusLookup: Send + Sync {
+    fn status<'a>(&'a self, user: &'a str) -> StatusFuture<'a>;
+}
+
+impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> StatusLookup for Mfa<St, C, P> {
+    fn status<'a>(&'a self, user: &'a str) -> StatusFuture<'a> {
+        Box::pin(async move {
+            self.service
+                .status(user)
+                .await
+                .map_err(|e| crate::answer::failure(&e))
+        })
+    }
+}
+
+/// Put in the request extensions by the guard.
+#[derive(Clone)]
+pub(crate) struct StatusSource(pub(crate) Arc<dyn StatusLookup>);

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::routing::{get, post};
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use mfa_axum::{Assurance, Mfa, MfaLayer, routes, sign_in};
+use mfa_axum::{Assurance, Mfa, MfaLayer, MfaStatus, routes, sign_in};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
 use serde_json::{Value, json};
@@ -38,6 +38,10 @@ fn app(policy: Policy) -> (Router, Shared, ManualClock) {
             get(|| async { "closing" }).layer(MfaLayer::step_up(mfa.clone(), 300)),
         )
         .route("/whoami", get(|a: Assurance| async move { a.user }))
+        .route(
+            "/codes-left",
+            get(|s: MfaStatus| async move { s.0.recovery_codes_left.to_string() }),
+        )
         .route(
             "/login",
             post(|session: Session, body: String| async move {
@@ -311,6 +315,8 @@ async fn code_answers() {
     let status = client.api_get("/mfa/api/status").await;
     assert_eq!(status.body["state"], "active");
     assert_eq!(status.body["recovery_codes_left"], 9);
+    // The same through the extractor, behind the guard.
+    assert_eq!(client.page("/codes-left").await.body, json!(9));
 
     // New recovery codes for a current code.
     let code = totp.generate(clock.now()).unwrap();
@@ -401,6 +407,27 @@ async fn json_routes_refuse_forms_and_large_bodies() {
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.body["error"], "not_signed_in");
+}
+
+#[tokio::test]
+async fn a_missing_guard_is_named() {
+    let app: Router = Router::new()
+        .route(
+            "/s",
+            get(|s: MfaStatus| async move { format!("{:?}", s.0) }),
+        )
+        .route(
+            "/login",
+            post(|session: Session| async move {
+                sign_in(&session, "ada").await.unwrap();
+            }),
+        )
+        .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let a = client.page("/s").await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(a.body["message"].as_str().unwrap().contains("MfaLayer"));
 }
 
 #[tokio::test]
