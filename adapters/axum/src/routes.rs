@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use crate::answer::{self, error};
 use crate::mfa::{Mfa, UserPolicy};
-use crate::session::{Assurance, assurance, raise};
+use crate::session::{Assurance, raise};
 
 /// Request bodies larger than this are refused (`413`).
 pub const MAX_BODY: usize = 4096;
@@ -48,19 +48,6 @@ where
         .with_state(mfa)
 }
 
-/// The signed-in user, or the answer to give instead.
-async fn signed_in(session: &Session) -> Result<Assurance, Response> {
-    match assurance(session).await {
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "not_signed_in", None)),
-        Err(_) => Err(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session_unavailable",
-            None,
-        )),
-    }
-}
-
 fn state_name(state: StateKind) -> &'static str {
     match state {
         StateKind::Disabled => "disabled",
@@ -73,12 +60,9 @@ fn state_name(state: StateKind) -> &'static str {
 
 async fn status<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
+    signed_in: Assurance,
 ) -> Response {
-    let user = match signed_in(&session).await {
-        Ok(a) => a.user,
-        Err(r) => return r,
-    };
+    let user = signed_in.user;
     match mfa.service.status(&user).await {
         Ok(s) => Json(serde_json::json!({
             "state": state_name(s.state),
@@ -94,13 +78,10 @@ async fn status<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 
 async fn begin<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
+    signed_in: Assurance,
     Json(_): Json<serde::de::IgnoredAny>,
 ) -> Response {
-    let user = match signed_in(&session).await {
-        Ok(a) => a.user,
-        Err(r) => return r,
-    };
+    let user = signed_in.user;
     let account = mfa.policy.account_name(&user).await;
     match mfa.service.begin_enrollment(&user, &account).await {
         Ok(ticket) => {
@@ -129,12 +110,10 @@ async fn raised(session: &Session, user: &str, now: u64, body: serde_json::Value
 async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
+    signed_in: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Response {
-    let user = match signed_in(&session).await {
-        Ok(a) => a.user,
-        Err(r) => return r,
-    };
+    let user = signed_in.user;
     let now = mfa.service.now();
     match mfa.service.confirm_enrollment(&user, &body.code).await {
         Ok(Outcome::Accepted(enrolled)) => {
@@ -155,13 +134,11 @@ async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     mfa: &Mfa<St, C, P>,
     session: &Session,
+    signed_in: Assurance,
     code: &str,
     recovery: bool,
 ) -> Response {
-    let user = match signed_in(session).await {
-        Ok(a) => a.user,
-        Err(r) => return r,
-    };
+    let user = signed_in.user;
     let now = mfa.service.now();
     let outcome = if recovery {
         mfa.service.use_recovery_code(&user, code).await
@@ -195,28 +172,27 @@ async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
+    signed_in: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Response {
-    login(&mfa, &session, &body.code, false).await
+    login(&mfa, &session, signed_in, &body.code, false).await
 }
 
 async fn recovery<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
+    signed_in: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Response {
-    login(&mfa, &session, &body.code, true).await
+    login(&mfa, &session, signed_in, &body.code, true).await
 }
 
 async fn regenerate<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
+    signed_in: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Response {
-    let user = match signed_in(&session).await {
-        Ok(a) => a.user,
-        Err(r) => return r,
-    };
+    let user = signed_in.user;
     let now = mfa.service.now();
     match mfa
         .service
@@ -234,13 +210,10 @@ async fn regenerate<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 
 async fn disable<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
+    signed_in: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Response {
-    let user = match signed_in(&session).await {
-        Ok(a) => a.user,
-        Err(r) => return r,
-    };
+    let user = signed_in.user;
     let now = mfa.service.now();
     let policy = mfa.policy.policy(&user).await;
     match mfa.service.disable(&user, policy, &body.code).await {

@@ -72,3 +72,12 @@ pub(crate) fn encode(record: &mfa_flow::MfaRecord) -> String {
     // The stored format is JSON, hence UTF-8.
     String::from_utf8(record.to_bytes()).unwrap_or_default()
 }
+
+/// One affected row means the conditional write won.
+pub(crate) fn saved(rows_affected: u64) -> mfa_flow::Saved {
+    if rows_affected == 1 {
+        mfa_flow::Saved::Stored
+    } else {
+        mfa_flow::Saved::Conflict
+    }
+}

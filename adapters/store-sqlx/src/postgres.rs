@@ -4,7 +4,7 @@ use mfa_flow::{MfaRecord, Saved, Store};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::error::{SqlxStoreError, db_version, decode, encode};
+use crate::error::{SqlxStoreError, db_version, decode, encode, saved};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -169,11 +169,7 @@ impl Store for PostgresStore {
         } else {
             return Ok(Saved::Conflict);
         };
-        Ok(if result.rows_affected() == 1 {
-            Saved::Stored
-        } else {
-            Saved::Conflict
-        })
+        Ok(saved(result.rows_affected()))
     }
 
     async fn delete(&self, user: &str, version: u64) -> Result<Saved, SqlxStoreError> {
@@ -185,11 +181,7 @@ impl Store for PostgresStore {
             .bind(version)
             .execute(&self.pool)
             .await?;
-        Ok(if result.rows_affected() == 1 {
-            Saved::Stored
-        } else {
-            Saved::Conflict
-        })
+        Ok(saved(result.rows_affected()))
     }
 }
 

@@ -7,7 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::error::{SqlxStoreError, db_version, decode, encode};
+use crate::error::{SqlxStoreError, db_version, decode, encode, saved};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -126,11 +126,7 @@ impl Store for SqliteStore {
         } else {
             return Ok(Saved::Conflict);
         };
-        Ok(if result.rows_affected() == 1 {
-            Saved::Stored
-        } else {
-            Saved::Conflict
-        })
+        Ok(saved(result.rows_affected()))
     }
 
     async fn delete(&self, user: &str, version: u64) -> Result<Saved, SqlxStoreError> {
@@ -142,10 +138,6 @@ impl Store for SqliteStore {
             .bind(version)
             .execute(&self.pool)
             .await?;
-        Ok(if result.rows_affected() == 1 {
-            Saved::Stored
-        } else {
-            Saved::Conflict
-        })
+        Ok(saved(result.rows_affected()))
     }
 }
