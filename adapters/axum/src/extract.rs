@@ -7,7 +7,7 @@ use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::answer::error;
-use crate::mfa::StatusSource;
+use crate::mfa::Passed;
 use crate::session::{Assurance, assurance};
 
 /// Why [`Assurance`] could not be extracted.
@@ -49,8 +49,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Assurance {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         // The guard leaves what it read from the session in the extensions.
-        if let Some(assurance) = parts.extensions.get::<Assurance>() {
-            return Ok(assurance.clone());
+        if let Some(passed) = parts.extensions.get::<Passed>() {
+            return Ok(passed.assurance.clone());
         }
         let session = parts
             .extensions
@@ -105,8 +105,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MfaStatus {
         let assurance = Assurance::from_request_parts(parts, state).await?;
         let source = parts
             .extensions
-            .get::<StatusSource>()
-            .cloned()
+            .get::<Passed>()
+            .map(|p| p.lookup.clone())
             .ok_or(MfaStatusRejection::LayerMissing)?;
         source
             .0

@@ -11,7 +11,7 @@ use tower::{Layer, Service};
 use tower_sessions::Session;
 
 use crate::answer;
-use crate::mfa::{Mfa, StatusLookup, StatusSource, UserPolicy};
+use crate::mfa::{Mfa, Passed, StatusLookup, StatusSource, UserPolicy};
 use crate::session::{Assurance, Level, assurance};
 
 /// Guards the routes it wraps: a signed-in session that has not passed MFA
@@ -322,9 +322,10 @@ where
                 match decide(&layer.mfa, layer.max_age, seen).await {
                     Verdict::Through(assurance) => {
                         if let Some(assurance) = assurance {
-                            let extensions = request.extensions_mut();
-                            extensions.insert(assurance);
-                            extensions.insert(layer.lookup.clone());
+                            request.extensions_mut().insert(Passed {
+                                assurance,
+                                lookup: layer.lookup.clone(),
+                            });
                         }
                         inner.call(request).await
                     }

@@ -148,6 +148,14 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> StatusLookup for Mf
     }
 }
 
-/// Put in the request extensions by the guard.
+/// A handle on the MFA service that does not name its types.
 #[derive(Clone)]
 pub(crate) struct StatusSource(pub(crate) Arc<dyn StatusLookup>);
+
+/// What the guard leaves in the request extensions for the extractors: one
+/// entry (each entry is a separate allocation).
+#[derive(Clone)]
+pub(crate) struct Passed {
+    pub(crate) assurance: crate::session::Assurance,
+    pub(crate) lookup: StatusSource,
+}
