@@ -42,6 +42,22 @@ pub(crate) fn refused<T>(outcome: Outcome<T>, now: u64) -> Response {
     }
 }
 
+/// The accepted value, or the answer for a refusal or a failure.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response itself, returned once per request"
+)]
+pub(crate) fn accepted<T, E: std::error::Error + 'static>(
+    result: Result<Outcome<T>, MfaError<E>>,
+    now: u64,
+) -> Result<T, Response> {
+    match result {
+        Ok(Outcome::Accepted(value)) => Ok(value),
+        Ok(refusal) => Err(refused(refusal, now)),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
 /// An operation that could not run: its status and error code (logged).
 pub(crate) fn failure<E: std::error::Error + 'static>(
     e: &MfaError<E>,

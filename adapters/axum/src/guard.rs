@@ -311,10 +311,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
+        let open = layer.mfa.is_open(request.uri().path());
         let seen = Seen {
-            open: layer.mfa.is_open(request.uri().path()),
+            open,
             session: request.extensions().get::<Session>().cloned(),
-            json: wants_json(&request),
+            json: !open && wants_json(&request),
         };
         ResponseFuture {
             inner: Box::pin(async move {

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
-use mfa_flow::{Clock, Login, Outcome, StateKind, Store};
+use mfa_flow::{Clock, Login, StateKind, Store};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -100,11 +100,16 @@ async fn begin<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 }
 
 /// Raises the session after an accepted code and answers with `body`.
-async fn raised(session: &Session, user: &str, now: u64, body: serde_json::Value) -> Response {
-    match raise(session, user, now).await {
-        Ok(()) => Json(body).into_response(),
-        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", None),
-    }
+async fn raised(
+    session: &Session,
+    user: &str,
+    now: u64,
+    body: serde_json::Value,
+) -> Result<Response, Response> {
+    raise(session, user, now)
+        .await
+        .map(|()| Json(body).into_response())
+        .map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", None))
 }
 
 async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
@@ -112,23 +117,21 @@ async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     session: Session,
     signed_in: Assurance,
     Json(body): Json<CodeBody>,
-) -> Response {
-    let user = signed_in.user;
+) -> Result<Response, Response> {
     let now = mfa.service.now();
-    match mfa.service.confirm_enrollment(&user, &body.code).await {
-        Ok(Outcome::Accepted(enrolled)) => {
-            let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
-            raised(
-                &session,
-                &user,
-                now,
-                serde_json::json!({ "recovery_codes": codes }),
-            )
-            .await
-        }
-        Ok(refused) => answer::refused(refused, now),
-        Err(e) => answer::failed(&e),
-    }
+    let result = mfa
+        .service
+        .confirm_enrollment(&signed_in.user, &body.code)
+        .await;
+    let enrolled = answer::accepted(result, now)?;
+    let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
+    raised(
+        &session,
+        &signed_in.user,
+        now,
+        serde_json::json!({ "recovery_codes": codes }),
+    )
+    .await
 }
 
 async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
@@ -137,36 +140,21 @@ async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     signed_in: Assurance,
     code: &str,
     recovery: bool,
-) -> Response {
+) -> Result<Response, Response> {
     let user = signed_in.user;
     let now = mfa.service.now();
-    let outcome = if recovery {
+    let result = if recovery {
         mfa.service.use_recovery_code(&user, code).await
     } else {
         mfa.service.verify_code(&user, code).await
     };
-    match outcome {
-        Ok(Outcome::Accepted(Login::Recovery(used))) => {
-            raised(
-                session,
-                &user,
-                now,
-                serde_json::json!({ "status": "verified", "recovery_codes_left": used.remaining }),
-            )
-            .await
+    let body = match answer::accepted(result, now)? {
+        Login::Recovery(used) => {
+            serde_json::json!({ "status": "verified", "recovery_codes_left": used.remaining })
         }
-        Ok(Outcome::Accepted(_)) => {
-            raised(
-                session,
-                &user,
-                now,
-                serde_json::json!({ "status": "verified" }),
-            )
-            .await
-        }
-        Ok(refused) => answer::refused(refused, now),
-        Err(e) => answer::failed(&e),
-    }
+        _ => serde_json::json!({ "status": "verified" }),
+    };
+    raised(session, &user, now, body).await
 }
 
 async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
@@ -174,7 +162,7 @@ async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     session: Session,
     signed_in: Assurance,
     Json(body): Json<CodeBody>,
-) -> Response {
+) -> Result<Response, Response> {
     login(&mfa, &session, signed_in, &body.code, false).await
 }
 
@@ -183,7 +171,7 @@ async fn recovery<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     session: Session,
     signed_in: Assurance,
     Json(body): Json<CodeBody>,
-) -> Response {
+) -> Result<Response, Response> {
     login(&mfa, &session, signed_in, &body.code, true).await
 }
 
@@ -191,36 +179,28 @@ async fn regenerate<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     signed_in: Assurance,
     Json(body): Json<CodeBody>,
-) -> Response {
-    let user = signed_in.user;
+) -> Result<Response, Response> {
     let now = mfa.service.now();
-    match mfa
+    let result = mfa
         .service
-        .regenerate_recovery_codes(&user, &body.code)
-        .await
-    {
-        Ok(Outcome::Accepted(codes)) => {
-            let codes: Vec<&str> = codes.expose().collect();
-            Json(serde_json::json!({ "recovery_codes": codes })).into_response()
-        }
-        Ok(refused) => answer::refused(refused, now),
-        Err(e) => answer::failed(&e),
-    }
+        .regenerate_recovery_codes(&signed_in.user, &body.code)
+        .await;
+    let codes = answer::accepted(result, now)?;
+    let codes: Vec<&str> = codes.expose().collect();
+    Ok(Json(serde_json::json!({ "recovery_codes": codes })).into_response())
 }
 
 async fn disable<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     signed_in: Assurance,
     Json(body): Json<CodeBody>,
-) -> Response {
-    let user = signed_in.user;
+) -> Result<Response, Response> {
     let now = mfa.service.now();
-    let policy = mfa.policy.policy(&user).await;
-    match mfa.service.disable(&user, policy, &body.code).await {
-        Ok(Outcome::Accepted(())) => {
-            Json(serde_json::json!({ "status": "disabled" })).into_response()
-        }
-        Ok(refused) => answer::refused(refused, now),
-        Err(e) => answer::failed(&e),
-    }
+    let policy = mfa.policy.policy(&signed_in.user).await;
+    let result = mfa
+        .service
+        .disable(&signed_in.user, policy, &body.code)
+        .await;
+    answer::accepted(result, now)?;
+    Ok(Json(serde_json::json!({ "status": "disabled" })).into_response())
 }

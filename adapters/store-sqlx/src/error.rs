@@ -52,6 +52,26 @@ impl From<sqlx::Error> for SqlxStoreError {
     }
 }
 
+/// How a record is written: its first version is inserted, every later one
+/// updates the row holding the version before it.
+pub(crate) enum Write {
+    Insert(i64),
+    Update { from: i64, to: i64 },
+}
+
+impl Write {
+    /// The write for `record`, or `None` for version 0, which is never
+    /// stored (a conflict).
+    pub(crate) fn of(record: &mfa_flow::MfaRecord) -> Result<Option<Self>, SqlxStoreError> {
+        let to = db_version(record.version)?;
+        Ok(match to {
+            1 => Some(Self::Insert(to)),
+            2.. => Some(Self::Update { from: to - 1, to }),
+            _ => None,
+        })
+    }
+}
+
 /// The version as the database's signed integer.
 pub(crate) fn db_version(version: u64) -> Result<i64, SqlxStoreError> {
     i64::try_from(version).map_err(|_| SqlxStoreError::VersionOverflow)

@@ -4,7 +4,7 @@ use mfa_flow::{MfaRecord, Saved, Store};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::error::{SqlxStoreError, db_version, decode, encode, saved};
+use crate::error::{SqlxStoreError, Write, db_version, decode, encode, saved};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -150,24 +150,28 @@ impl Store for PostgresStore {
     }
 
     async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, SqlxStoreError> {
-        let version = db_version(record.version)?;
-        let result = if version == 1 {
-            sqlx::query(&self.queries.insert)
-                .bind(user)
-                .bind(version)
-                .bind(encode(record))
-                .execute(&self.pool)
-                .await?
-        } else if version > 1 {
-            sqlx::query(&self.queries.update)
-                .bind(user)
-                .bind(version - 1)
-                .bind(version)
-                .bind(encode(record))
-                .execute(&self.pool)
-                .await?
-        } else {
+        let Some(write) = Write::of(record)? else {
             return Ok(Saved::Conflict);
+        };
+        let text = encode(record);
+        let result = match write {
+            Write::Insert(version) => {
+                sqlx::query(&self.queries.insert)
+                    .bind(user)
+                    .bind(version)
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Write::Update { from, to } => {
+                sqlx::query(&self.queries.update)
+                    .bind(user)
+                    .bind(from)
+                    .bind(to)
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await?
+            }
         };
         Ok(saved(result.rows_affected()))
     }

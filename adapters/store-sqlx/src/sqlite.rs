@@ -7,7 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::error::{SqlxStoreError, db_version, decode, encode, saved};
+use crate::error::{SqlxStoreError, Write, db_version, decode, encode, saved};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -101,31 +101,34 @@ impl Store for SqliteStore {
     }
 
     async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, SqlxStoreError> {
-        let version = db_version(record.version)?;
-        let result = if version == 1 {
-            sqlx::query(
-                "INSERT INTO mfa_records (user_id, version, record) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (user_id) DO NOTHING",
-            )
-            .bind(user)
-            .bind(version)
-            .bind(encode(record))
-            .execute(&self.pool)
-            .await?
-        } else if version > 1 {
-            sqlx::query(
-                "UPDATE mfa_records SET version = ?3, record = ?4, updated_at = unixepoch() \
-                 WHERE user_id = ?1 AND version = ?2",
-            )
-            .bind(user)
-            .bind(version - 1)
-            .bind(version)
-            .bind(encode(record))
-            .execute(&self.pool)
-            .await?
-        } else {
+        let Some(write) = Write::of(record)? else {
             return Ok(Saved::Conflict);
         };
+        let text = encode(record);
+        let result =
+            match write {
+                Write::Insert(version) => {
+                    sqlx::query(
+                        "INSERT INTO mfa_records (user_id, version, record) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (user_id) DO NOTHING",
+                    )
+                    .bind(user)
+                    .bind(version)
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await?
+                }
+                Write::Update { from, to } => sqlx::query(
+                    "UPDATE mfa_records SET version = ?3, record = ?4, updated_at = unixepoch() \
+                 WHERE user_id = ?1 AND version = ?2",
+                )
+                .bind(user)
+                .bind(from)
+                .bind(to)
+                .bind(text)
+                .execute(&self.pool)
+                .await?,
+            };
         Ok(saved(result.rows_affected()))
     }
 
