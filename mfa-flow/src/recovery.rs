@@ -156,6 +156,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn alphabet_and_strength() {
+        for confusable in *b"01ILOU" {
+            assert!(
+                !ALPHABET.contains(&confusable),
+                "{}",
+                char::from(confusable)
+            );
+        }
+        let mut sorted = ALPHABET.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 30);
+        // NIST SP 800-63B §5.1.2.2: at least 112 bits per look-up secret.
+        let bits = f64::from(u32::try_from(SYMBOLS).unwrap()) * 30f64.log2();
+        assert!(bits >= 112.0, "{bits}");
+    }
+
+    #[test]
     fn issued_codes_look_right_and_hash_consistently() {
         let key = [3u8; 32];
         let (codes, hashes) = issue(10, &key).unwrap();

@@ -562,3 +562,34 @@ async fn audit_events_name_the_user_and_outcome_and_never_a_secret() {
         assert!(!leaked, "a secret leaked into the log");
     }
 }
+
+/// A store where every write meets a concurrent writer.
+#[derive(Clone)]
+struct AlwaysConflicting;
+
+impl Store for AlwaysConflicting {
+    type Error = std::convert::Infallible;
+    async fn load(&self, _: &str) -> Result<Option<mfa_flow::MfaRecord>, Self::Error> {
+        Ok(None)
+    }
+    async fn save(&self, _: &str, _: &mfa_flow::MfaRecord) -> Result<mfa_flow::Saved, Self::Error> {
+        Ok(mfa_flow::Saved::Conflict)
+    }
+    async fn delete(&self, _: &str, _: u64) -> Result<mfa_flow::Saved, Self::Error> {
+        Ok(mfa_flow::Saved::Conflict)
+    }
+}
+
+#[tokio::test]
+async fn retries_on_conflict_are_bounded() {
+    let service = MfaService::new(
+        AlwaysConflicting,
+        ManualClock::new(START),
+        keyring(&[1]),
+        MfaConfig::new("Lumen").with_max_retries(7),
+    );
+    assert!(matches!(
+        service.opt_in(USER).await,
+        Err(MfaError::Contention)
+    ));
+}

@@ -38,6 +38,14 @@ const BASE32_LENIENT: Encoding = new_encoding! {
 ///
 /// The key is exposed only through [`Secret::expose_bytes`] and
 /// [`Secret::expose_base32`], named so that every use is easy to find in review.
+///
+/// There is no `Display`, so a secret cannot end up in a formatted string by
+/// accident:
+///
+/// ```compile_fail
+/// let secret = totp_core::Secret::generate().unwrap();
+/// let leaked = format!("{secret}");
+/// ```
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Secret {
     bytes: [u8; MAX_SECRET_LEN],
@@ -247,6 +255,16 @@ impl fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything that holds key material wipes it on drop.
+    #[test]
+    fn key_material_is_zeroized_on_drop() {
+        fn wipes_on_drop<T: ZeroizeOnDrop>() {}
+        wipes_on_drop::<Secret>();
+        wipes_on_drop::<crate::Code>();
+        wipes_on_drop::<crate::mac::Keyed<crate::mac::Sha1>>();
+        wipes_on_drop::<crate::mac::Keyed<crate::mac::Sha512>>();
+    }
 
     const RFC_KEY: &[u8] = b"12345678901234567890";
 

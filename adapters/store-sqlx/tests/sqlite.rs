@@ -24,3 +24,25 @@ mfa_flow::store_conformance_tests!(async {
     }
     handles
 });
+
+/// The settings concurrent use and durability rely on.
+#[tokio::test]
+async fn wal_busy_timeout_and_full_sync() {
+    let store = SqliteStore::open(fresh_path()).await.unwrap();
+    let pool = store.pool();
+    let (journal,): (String,) = mfa_store_sqlx::sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let number = |pragma: &'static str| async move {
+        let (value,): (i64,) = mfa_store_sqlx::sqlx::query_as(pragma)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        value
+    };
+    assert_eq!(journal, "wal");
+    assert_eq!(number("PRAGMA busy_timeout").await, 5000);
+    // synchronous: 2 is FULL.
+    assert_eq!(number("PRAGMA synchronous").await, 2);
+}
