@@ -106,7 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MfaStatus {
         let source = parts
             .extensions
             .get::<Passed>()
-            .map(|p| p.lookup.clone())
+            .map(|p| p.flow.clone())
             .ok_or(MfaStatusRejection::LayerMissing)?;
         source
             .0

@@ -3,16 +3,17 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use http::{HeaderValue, Request, StatusCode, header};
 use mfa_flow::{Clock, Requirement, Store};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tower_sessions::Session;
 
 use crate::answer;
-use crate::mfa::{Mfa, Passed, StatusLookup, StatusSource, UserPolicy};
-use crate::session::{Assurance, Level, assurance};
+use crate::mfa::{BoxFuture, FlowHandle, Mfa, Passed, UserPolicy};
+use crate::session::{Assurance, Level, SessionError, assurance};
 
 /// Guards the routes it wraps: a signed-in session that has not passed MFA
 /// is sent to the challenge or the enrolment (HTML: `303`; JSON: `401
@@ -21,23 +22,13 @@ use crate::session::{Assurance, Level, assurance};
 /// through untouched.
 ///
 /// Install it inside `tower_sessions::SessionManagerLayer`.
-pub struct MfaLayer<St, C, P> {
-    mfa: Arc<Mfa<St, C, P>>,
-    lookup: StatusSource,
+#[derive(Clone)]
+pub struct MfaLayer {
+    flow: FlowHandle,
     max_age: Option<u64>,
 }
 
-impl<St, C, P> Clone for MfaLayer<St, C, P> {
-    fn clone(&self) -> Self {
-        Self {
-            mfa: Arc::clone(&self.mfa),
-            lookup: self.lookup.clone(),
-            max_age: self.max_age,
-        }
-    }
-}
-
-impl<St, C, P> std::fmt::Debug for MfaLayer<St, C, P> {
+impl std::fmt::Debug for MfaLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MfaLayer")
             .field("max_age", &self.max_age)
@@ -45,14 +36,17 @@ impl<St, C, P> std::fmt::Debug for MfaLayer<St, C, P> {
     }
 }
 
-impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> MfaLayer<St, C, P> {
+impl MfaLayer {
     /// A guard requiring MFA for the session.
     #[must_use]
-    pub fn new(mfa: Arc<Mfa<St, C, P>>) -> Self {
-        let lookup = StatusSource(Arc::clone(&mfa) as Arc<dyn StatusLookup>);
+    pub fn new<St, C, P>(mfa: Arc<Mfa<St, C, P>>) -> Self
+    where
+        St: Store + 'static,
+        C: Clock + 'static,
+        P: UserPolicy,
+    {
         Self {
-            mfa,
-            lookup,
+            flow: FlowHandle(mfa),
             max_age: None,
         }
     }
@@ -60,7 +54,12 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> MfaLayer<St, C, P> 
     /// A step-up guard for sensitive routes: the last code must also have
     /// been verified within `seconds`.
     #[must_use]
-    pub fn step_up(mfa: Arc<Mfa<St, C, P>>, seconds: u64) -> Self {
+    pub fn step_up<St, C, P>(mfa: Arc<Mfa<St, C, P>>, seconds: u64) -> Self
+    where
+        St: Store + 'static,
+        C: Clock + 'static,
+        P: UserPolicy,
+    {
         Self {
             max_age: Some(seconds),
             ..Self::new(mfa)
@@ -68,8 +67,8 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> MfaLayer<St, C, P> 
     }
 }
 
-impl<S, St, C, P> Layer<S> for MfaLayer<St, C, P> {
-    type Service = MfaGuard<S, St, C, P>;
+impl<S> Layer<S> for MfaLayer {
+    type Service = MfaGuard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         MfaGuard {
@@ -80,27 +79,19 @@ impl<S, St, C, P> Layer<S> for MfaLayer<St, C, P> {
 }
 
 /// The service [`MfaLayer`] makes.
-pub struct MfaGuard<S, St, C, P> {
+#[derive(Clone)]
+pub struct MfaGuard<S> {
     inner: S,
-    layer: MfaLayer<St, C, P>,
+    layer: MfaLayer,
 }
 
-impl<S: Clone, St, C, P> Clone for MfaGuard<S, St, C, P> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            layer: self.layer.clone(),
-        }
-    }
-}
-
-impl<S, St, C, P> std::fmt::Debug for MfaGuard<S, St, C, P> {
+impl<S> std::fmt::Debug for MfaGuard<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MfaGuard").finish_non_exhaustive()
     }
 }
 
-impl<S, St, C, P> MfaGuard<S, St, C, P> {
+impl<S> MfaGuard<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -114,25 +105,6 @@ impl<S, St, C, P> MfaGuard<S, St, C, P> {
     /// The wrapped service, unwrapped.
     pub fn into_inner(self) -> S {
         self.inner
-    }
-}
-
-/// The response future of [`MfaGuard`].
-pub struct ResponseFuture<R, E> {
-    inner: Pin<Box<dyn Future<Output = Result<R, E>> + Send>>,
-}
-
-impl<R, E> std::fmt::Debug for ResponseFuture<R, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<R, E> Future for ResponseFuture<R, E> {
-    type Output = Result<R, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
     }
 }
 
@@ -150,7 +122,7 @@ fn wants_json<B>(request: &Request<B>) -> bool {
 
 /// An answer of the guard's own, built for whatever body type the wrapped
 /// service uses.
-struct Own {
+pub(crate) struct Own {
     status: StatusCode,
     location: Option<String>,
     error: Option<&'static str>,
@@ -195,70 +167,52 @@ impl Own {
 }
 
 /// What the guard decided.
-enum Verdict {
+pub(crate) enum Verdict {
     /// Through, with the session's assurance if someone is signed in (handed
     /// to the handler's extractor so the session is read once).
     Through(Option<Assurance>),
     Answer(Own),
 }
 
-/// What the guard reads from a request, taken before any await so the
-/// request itself (whose body need not be `Sync`) is not held across one.
-struct Seen {
-    open: bool,
-    session: Option<Session>,
-    json: bool,
+/// The first look at a signed-in session: through at once, or ask the flow.
+enum Look {
+    Decided(Verdict),
+    Ask(Assurance),
 }
 
-async fn decide<St, C, P>(mfa: &Mfa<St, C, P>, max_age: Option<u64>, seen: Seen) -> Verdict
-where
-    St: Store + 'static,
-    C: Clock + 'static,
-    P: UserPolicy,
-{
-    if seen.open {
-        return Verdict::Through(None);
-    }
-    let Some(session) = seen.session else {
-        tracing::error!(
-            target: "mfa_axum",
-            "no session on the request: is tower_sessions::SessionManagerLayer installed outside MfaLayer?"
-        );
-        return Verdict::Answer(Own::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "session_layer_missing",
-        ));
-    };
-    let assurance = match assurance(&session).await {
+fn look(
+    read: Result<Option<Assurance>, SessionError>,
+    flow: &FlowHandle,
+    max_age: Option<u64>,
+) -> Look {
+    let assurance = match read {
         Ok(Some(assurance)) => assurance,
-        Ok(None) => return Verdict::Through(None),
+        Ok(None) => return Look::Decided(Verdict::Through(None)),
         Err(e) => {
             tracing::warn!(target: "mfa_axum", error = %e, "session store failed");
-            return Verdict::Answer(Own::error(
+            return Look::Decided(Verdict::Answer(Own::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "session_unavailable",
-            ));
+            )));
         }
     };
-    let now = mfa.service.now();
     let fresh = match (max_age, assurance.verified_at) {
         (None, _) => true,
-        (Some(age), Some(at)) => now.saturating_sub(at) <= age,
+        (Some(age), Some(at)) => flow.0.now().saturating_sub(at) <= age,
         (Some(_), None) => false,
     };
     if assurance.level == Level::Mfa && fresh {
-        return Verdict::Through(Some(assurance));
+        Look::Decided(Verdict::Through(Some(assurance)))
+    } else {
+        Look::Ask(assurance)
     }
-    // The store lookup lives in its own boxed future, so the common path
-    // above does not carry (and move) its state.
-    Box::pin(ask_the_flow(mfa, max_age, assurance, seen.json)).await
 }
 
 /// A signed-in session below the level it needs: what does the login need?
-async fn ask_the_flow<St, C, P>(
+pub(crate) async fn ask_the_flow<St, C, P>(
     mfa: &Mfa<St, C, P>,
-    max_age: Option<u64>,
     assurance: Assurance,
+    step_up: bool,
     json: bool,
 ) -> Verdict
 where
@@ -277,7 +231,7 @@ where
     match requirement {
         // MFA is off and not required: the password was enough, unless this
         // is a step-up route, which always needs a recent code.
-        Requirement::Proceed if max_age.is_none() => Verdict::Through(Some(assurance)),
+        Requirement::Proceed if !step_up => Verdict::Through(Some(assurance)),
         Requirement::Enroll if json => {
             Verdict::Answer(Own::error(StatusCode::FORBIDDEN, "mfa_enrollment_required"))
         }
@@ -287,52 +241,175 @@ where
     }
 }
 
-impl<S, St, C, P, B, ResB> Service<Request<B>> for MfaGuard<S, St, C, P>
+/// What a request waiting for the guard's decision keeps.
+struct Held<S, B> {
+    inner: S,
+    request: Request<B>,
+    flow: FlowHandle,
+    max_age: Option<u64>,
+    json: bool,
+}
+
+/// What the guard is waiting for.
+enum Waiting {
+    /// The session's assurance.
+    Session(BoxFuture<Result<Option<Assurance>, SessionError>>),
+    /// The flow's answer for a session below the level the route needs.
+    Flow(BoxFuture<Verdict>),
+}
+
+pin_project! {
+    /// The response future of [`MfaGuard`]: the wrapped service's own future
+    /// once the request is let through, held inline.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Deciding { waiting: Waiting, held: Option<Held<S, B>> },
+        Calling { #[pin] future: S::Future },
+        Answered { answer: Option<Own> },
+    }
+}
+
+impl<S: Service<Request<B>>, B> std::fmt::Debug for ResponseFuture<S, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, ResB> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = http::Response<ResB>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    St: Store + 'static,
-    C: Clock + 'static,
-    P: UserPolicy,
-    B: Send + 'static,
-    ResB: From<String> + Send + 'static,
+    S: Service<Request<B>, Response = http::Response<ResB>>,
+    ResB: From<String>,
+{
+    type Output = Result<http::Response<ResB>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let verdict = match state.as_mut().project() {
+                StateProj::Calling { future } => return future.poll(cx),
+                // Polled again after it answered: the answer is gone.
+                StateProj::Answered { answer } => {
+                    return answer
+                        .take()
+                        .map_or(Poll::Pending, |own| Poll::Ready(Ok(own.into_response())));
+                }
+                StateProj::Deciding { waiting, held } => match waiting {
+                    Waiting::Session(read) => {
+                        let read = ready!(read.as_mut().poll(cx));
+                        let Some(h) = held.as_ref() else {
+                            return Poll::Pending;
+                        };
+                        match look(read, &h.flow, h.max_age) {
+                            Look::Decided(verdict) => verdict,
+                            Look::Ask(assurance) => {
+                                let ask = Arc::clone(&h.flow.0).ask(
+                                    assurance,
+                                    h.max_age.is_some(),
+                                    h.json,
+                                );
+                                *waiting = Waiting::Flow(ask);
+                                continue;
+                            }
+                        }
+                    }
+                    Waiting::Flow(ask) => ready!(ask.as_mut().poll(cx)),
+                },
+            };
+            let StateProj::Deciding { held, .. } = state.as_mut().project() else {
+                return Poll::Pending;
+            };
+            let Some(Held {
+                mut inner,
+                mut request,
+                flow,
+                ..
+            }) = held.take()
+            else {
+                return Poll::Pending;
+            };
+            match verdict {
+                Verdict::Through(assurance) => {
+                    if let Some(assurance) = assurance {
+                        request.extensions_mut().insert(Passed { assurance, flow });
+                    }
+                    state.set(State::Calling {
+                        future: inner.call(request),
+                    });
+                }
+                Verdict::Answer(own) => {
+                    state.set(State::Answered { answer: None });
+                    return Poll::Ready(Ok(own.into_response()));
+                }
+            }
+        }
+    }
+}
+
+impl<S, B, ResB> Service<Request<B>> for MfaGuard<S>
+where
+    S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
+    ResB: From<String>,
 {
     type Response = http::Response<ResB>;
     type Error = S::Error;
-    type Future = ResponseFuture<http::Response<ResB>, S::Error>;
+    type Future = ResponseFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let flow = &self.layer.flow;
+        if flow.0.is_open(request.uri().path()) {
+            return ResponseFuture {
+                state: State::Calling {
+                    future: self.inner.call(request),
+                },
+            };
+        }
+        let Some(session) = request.extensions().get::<Session>().cloned() else {
+            tracing::error!(
+                target: "mfa_axum",
+                "no session on the request: is tower_sessions::SessionManagerLayer installed outside MfaLayer?"
+            );
+            return ResponseFuture {
+                state: State::Answered {
+                    answer: Some(Own::error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "session_layer_missing",
+                    )),
+                },
+            };
+        };
         // The service that was driven to readiness handles this request; a
         // fresh clone takes its place for the next one.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
-        let open = layer.mfa.is_open(request.uri().path());
-        let seen = Seen {
-            open,
-            session: request.extensions().get::<Session>().cloned(),
-            json: !open && wants_json(&request),
-        };
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let json = wants_json(&request);
         ResponseFuture {
-            inner: Box::pin(async move {
-                let mut request = request;
-                match decide(&layer.mfa, layer.max_age, seen).await {
-                    Verdict::Through(assurance) => {
-                        if let Some(assurance) = assurance {
-                            request.extensions_mut().insert(Passed {
-                                assurance,
-                                lookup: layer.lookup.clone(),
-                            });
-                        }
-                        inner.call(request).await
-                    }
-                    Verdict::Answer(own) => Ok(own.into_response()),
-                }
-            }),
+            state: State::Deciding {
+                waiting: Waiting::Session(Box::pin(async move { assurance(&session).await })),
+                held: Some(Held {
+                    inner,
+                    request,
+                    flow: flow.clone(),
+                    max_age: self.layer.max_age,
+                    json,
+                }),
+            },
         }
     }
 }

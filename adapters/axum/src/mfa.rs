@@ -5,6 +5,9 @@ use std::sync::Arc;
 use http::StatusCode;
 use mfa_flow::{Clock, MfaService, Policy, Status, Store};
 
+use crate::guard::Verdict;
+use crate::session::Assurance;
+
 /// What the application tells the MFA layer about a signed-in user.
 pub trait UserPolicy: Send + Sync + 'static {
     /// Whether MFA is optional or required for this user (usually from the
@@ -128,16 +131,39 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Mfa<St, C, P> {
     }
 }
 
-/// A user's status, looked up without naming the store type: what the guard
-/// hands to the [`MfaStatus`](crate::MfaStatus) extractor.
+/// A boxed future that does not borrow.
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A user's status, or the answer to give when it cannot be read.
 pub(crate) type StatusFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Status, (StatusCode, &'static str)>> + Send + 'a>>;
 
-pub(crate) trait StatusLookup: Send + Sync {
+/// [`Mfa`] seen without its type parameters: what the guard's response
+/// future and the extractors need from it.
+pub(crate) trait Flow: Send + Sync {
+    /// Whether the path stays reachable without MFA.
+    fn is_open(&self, path: &str) -> bool;
+
+    /// The service clock's current time.
+    fn now(&self) -> u64;
+
+    /// The user's MFA status.
     fn status<'a>(&'a self, user: &'a str) -> StatusFuture<'a>;
+
+    /// For a session below the level a route needs: what does the login
+    /// need?
+    fn ask(self: Arc<Self>, assurance: Assurance, step_up: bool, json: bool) -> BoxFuture<Verdict>;
 }
 
-impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> StatusLookup for Mfa<St, C, P> {
+impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Flow for Mfa<St, C, P> {
+    fn is_open(&self, path: &str) -> bool {
+        Mfa::is_open(self, path)
+    }
+
+    fn now(&self) -> u64 {
+        self.service.now()
+    }
+
     fn status<'a>(&'a self, user: &'a str) -> StatusFuture<'a> {
         Box::pin(async move {
             self.service
@@ -146,16 +172,20 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> StatusLookup for Mf
                 .map_err(|e| crate::answer::failure(&e))
         })
     }
+
+    fn ask(self: Arc<Self>, assurance: Assurance, step_up: bool, json: bool) -> BoxFuture<Verdict> {
+        Box::pin(async move { crate::guard::ask_the_flow(&self, assurance, step_up, json).await })
+    }
 }
 
-/// A handle on the MFA service that does not name its types.
+/// A shared handle on an [`Mfa`] that does not name its types.
 #[derive(Clone)]
-pub(crate) struct StatusSource(pub(crate) Arc<dyn StatusLookup>);
+pub(crate) struct FlowHandle(pub(crate) Arc<dyn Flow>);
 
 /// What the guard leaves in the request extensions for the extractors: one
 /// entry (each entry is a separate allocation).
 #[derive(Clone)]
 pub(crate) struct Passed {
-    pub(crate) assurance: crate::session::Assurance,
-    pub(crate) lookup: StatusSource,
+    pub(crate) assurance: Assurance,
+    pub(crate) flow: FlowHandle,
 }
