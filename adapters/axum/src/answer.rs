@@ -5,6 +5,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use mfa_flow::{FlowError, MfaError, Outcome};
 
+use crate::mfa::Failure;
+
 /// `{"error": code}` (and a `message` when there is one) with a status.
 pub(crate) fn error(status: StatusCode, code: &str, message: Option<String>) -> Response {
     let body = match message {
@@ -55,6 +57,32 @@ pub(crate) fn accepted<T, E: std::error::Error + 'static>(
         Ok(Outcome::Accepted(value)) => Ok(value),
         Ok(refusal) => Err(refused(refusal, now)),
         Err(e) => Err(failed(&e)),
+    }
+}
+
+/// The accepted value of an operation that raises the session, or the
+/// answer for a refusal or a failure.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response itself, returned once per request"
+)]
+pub(crate) fn raised<T, E: std::error::Error + 'static>(
+    result: Result<Outcome<T>, Failure<E>>,
+    now: u64,
+) -> Result<T, Response> {
+    match result {
+        Ok(outcome) => accepted::<T, E>(Ok(outcome), now),
+        Err(Failure::Mfa(e)) => accepted::<T, E>(Err(e), now),
+        Err(Failure::NotSignedIn) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "not_signed_in",
+            Some("nobody is signed in".to_owned()),
+        )),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session_unavailable",
+            None,
+        )),
     }
 }
 

@@ -11,6 +11,6 @@ mod session;
 
 pub use extract::{AssuranceRejection, MfaStatus, MfaStatusRejection};
 pub use guard::{MfaGuard, MfaLayer, ResponseFuture};
-pub use mfa::{Mfa, UserPolicy};
+pub use mfa::{CodeKind, Failure, Mfa, UserPolicy};
 pub use routes::{MAX_BODY, routes};
 pub use session::{ASSURANCE_KEY, Assurance, Level, SessionError, assurance, sign_in, sign_out};

@@ -3,10 +3,36 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use http::StatusCode;
-use mfa_flow::{Clock, MfaService, Policy, Status, Store};
+use mfa_flow::{Clock, Enrolled, Login, MfaError, MfaService, Outcome, Policy, Status, Store};
+use tower_sessions::Session;
 
 use crate::guard::Verdict;
-use crate::session::Assurance;
+use crate::session::{Assurance, SessionError, assurance, raise};
+
+/// Which kind of code a user typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodeKind {
+    /// The current code of the authenticator app.
+    Totp,
+    /// A single-use recovery code.
+    Recovery,
+}
+
+/// Why [`Mfa::confirm`] or [`Mfa::verify`] could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Failure<E: std::error::Error + 'static> {
+    /// Nobody is signed in to the session.
+    #[error("nobody is signed in")]
+    NotSignedIn,
+    /// The flow could not run (store down, wrong state).
+    #[error(transparent)]
+    Mfa(#[from] MfaError<E>),
+    /// The session store failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
 
 /// What the application tells the MFA layer about a signed-in user.
 pub trait UserPolicy: Send + Sync + 'static {
@@ -124,11 +150,74 @@ impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Mfa<St, C, P> {
         &self.service
     }
 
+    /// The application's policy.
+    #[must_use]
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// Confirms the signed-in user's pending enrolment with a code from the
+    /// app. When it is accepted the session is raised to
+    /// [`Level::Mfa`](crate::Level::Mfa) with a new id; the recovery codes in
+    /// the answer are to be shown this once.
+    ///
+    /// # Errors
+    ///
+    /// [`Failure`] when nobody is signed in, the flow cannot run (no pending
+    /// enrolment, store down), or the session store fails.
+    pub async fn confirm(
+        &self,
+        session: &Session,
+        code: &str,
+    ) -> Result<Outcome<Enrolled>, Failure<St::Error>> {
+        let user = signed_in(session).await?;
+        let outcome = self.service.confirm_enrollment(&user, code).await?;
+        if outcome.is_accepted() {
+            raise(session, &user, self.service.now()).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Checks a code (of the `kind` the user chose) for the signed-in user.
+    /// When it is accepted the session is raised to
+    /// [`Level::Mfa`](crate::Level::Mfa) with a new id.
+    ///
+    /// # Errors
+    ///
+    /// [`Failure`] when nobody is signed in, the flow cannot run (not
+    /// enrolled, store down), or the session store fails.
+    pub async fn verify(
+        &self,
+        session: &Session,
+        code: &str,
+        kind: CodeKind,
+    ) -> Result<Outcome<Login>, Failure<St::Error>> {
+        let user = signed_in(session).await?;
+        let outcome = match kind {
+            CodeKind::Totp => self.service.verify_code(&user, code).await?,
+            CodeKind::Recovery => self.service.use_recovery_code(&user, code).await?,
+        };
+        if outcome.is_accepted() {
+            raise(session, &user, self.service.now()).await?;
+        }
+        Ok(outcome)
+    }
+
     pub(crate) fn is_open(&self, path: &str) -> bool {
         path == self.paths.challenge
             || path == self.paths.enrollment
             || self.paths.open.iter().any(|p| path.starts_with(p.as_str()))
     }
+}
+
+/// The signed-in user of a session.
+async fn signed_in<E: std::error::Error + 'static>(
+    session: &Session,
+) -> Result<String, Failure<E>> {
+    assurance(session)
+        .await?
+        .map(|a| a.user)
+        .ok_or(Failure::NotSignedIn)
 }
 
 /// A boxed future that does not borrow.

@@ -6,14 +6,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use http::StatusCode;
 use mfa_flow::{Clock, Login, StateKind, Store};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::answer::{self, error};
-use crate::mfa::{Mfa, UserPolicy};
-use crate::session::{Assurance, raise};
+use crate::answer;
+use crate::mfa::{CodeKind, Mfa, UserPolicy};
+use crate::session::Assurance;
 
 /// Request bodies larger than this are refused (`413`).
 pub const MAX_BODY: usize = 4096;
@@ -99,80 +98,50 @@ async fn begin<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     }
 }
 
-/// Raises the session after an accepted code and answers with `body`.
-async fn raised(
-    session: &Session,
-    user: &str,
-    now: u64,
-    body: serde_json::Value,
-) -> Result<Response, Response> {
-    raise(session, user, now)
-        .await
-        .map(|()| Json(body).into_response())
-        .map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "session_unavailable", None))
-}
-
 async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
-    signed_in: Assurance,
+    _: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, Response> {
     let now = mfa.service.now();
-    let result = mfa
-        .service
-        .confirm_enrollment(&signed_in.user, &body.code)
-        .await;
-    let enrolled = answer::accepted(result, now)?;
+    let enrolled = answer::raised(mfa.confirm(&session, &body.code).await, now)?;
     let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
-    raised(
-        &session,
-        &signed_in.user,
-        now,
-        serde_json::json!({ "recovery_codes": codes }),
-    )
-    .await
+    Ok(Json(serde_json::json!({ "recovery_codes": codes })).into_response())
 }
 
 async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     mfa: &Mfa<St, C, P>,
     session: &Session,
-    signed_in: Assurance,
     code: &str,
-    recovery: bool,
+    kind: CodeKind,
 ) -> Result<Response, Response> {
-    let user = signed_in.user;
     let now = mfa.service.now();
-    let result = if recovery {
-        mfa.service.use_recovery_code(&user, code).await
-    } else {
-        mfa.service.verify_code(&user, code).await
-    };
-    let body = match answer::accepted(result, now)? {
+    let body = match answer::raised(mfa.verify(session, code, kind).await, now)? {
         Login::Recovery(used) => {
             serde_json::json!({ "status": "verified", "recovery_codes_left": used.remaining })
         }
         _ => serde_json::json!({ "status": "verified" }),
     };
-    raised(session, &user, now, body).await
+    Ok(Json(body).into_response())
 }
 
 async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
-    signed_in: Assurance,
+    _: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, Response> {
-    login(&mfa, &session, signed_in, &body.code, false).await
+    login(&mfa, &session, &body.code, CodeKind::Totp).await
 }
 
 async fn recovery<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
-    signed_in: Assurance,
+    _: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, Response> {
-    login(&mfa, &session, signed_in, &body.code, true).await
+    login(&mfa, &session, &body.code, CodeKind::Recovery).await
 }
 
 async fn regenerate<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
