@@ -315,28 +315,67 @@ impl Machine {
         }
         let base = self.config.totp;
         let secret = Secret::generate_for(base.algorithm()).map_err(FlowError::Rng)?;
-        let uri = KeyUri::totp(secret.clone(), Some(&self.config.issuer), account, &base)
-            .map_err(FlowError::InvalidAccountName)?;
-        let uri_text = uri.expose_uri();
-        let qr_svg = Qr::new(&uri_text).map_err(FlowError::Qr)?.to_svg();
+        let totp = TotpParams {
+            algorithm: base.algorithm(),
+            digits: base.digits(),
+            period: base.period(),
+        };
         let expires_at = now.saturating_add(self.config.enrollment_ttl);
+        let ticket = self.ticket(secret.clone(), &totp, account, expires_at)?;
         let mut next = record.clone();
         next.state = MfaState::Pending {
             secret: self.keys.seal(user, &secret)?,
-            totp: TotpParams {
-                algorithm: base.algorithm(),
-                digits: base.digits(),
-                period: base.period(),
-            },
-            expires_at,
-        };
-        let ticket = EnrollmentTicket {
-            uri: uri_text,
-            secret: secret.expose_base32(),
-            qr_svg,
+            totp,
             expires_at,
         };
         Ok(Step::write(next, ticket, "enrollment_started"))
+    }
+
+    /// The QR code and secret of an enrolment.
+    fn ticket(
+        &self,
+        secret: Secret,
+        totp: &TotpParams,
+        account: &str,
+        expires_at: u64,
+    ) -> Result<EnrollmentTicket, FlowError> {
+        let config = TotpConfig::default()
+            .with_algorithm(totp.algorithm)
+            .with_digits(totp.digits)
+            .with_period(totp.period)
+            .map_err(|_| FlowError::CorruptRecord("TOTP parameters"))?;
+        let uri = KeyUri::totp(secret, Some(&self.config.issuer), account, &config)
+            .map_err(FlowError::InvalidAccountName)?;
+        let uri_text = uri.expose_uri();
+        let qr_svg = Qr::new(&uri_text).map_err(FlowError::Qr)?.to_svg();
+        Ok(EnrollmentTicket {
+            secret: uri.secret().expose_base32(),
+            uri: uri_text,
+            qr_svg,
+            expires_at,
+        })
+    }
+
+    /// The pending enrolment shown again (the same secret, the same expiry),
+    /// or `None` when there is none or it expired. Writes nothing.
+    pub(crate) fn resume_enrollment(
+        &self,
+        user: &str,
+        account: &str,
+        record: &MfaRecord,
+        now: u64,
+    ) -> Result<Option<EnrollmentTicket>, FlowError> {
+        match &record.state {
+            MfaState::Pending {
+                secret,
+                totp,
+                expires_at,
+            } if now < *expires_at => {
+                let secret = self.keys.open(user, secret)?;
+                self.ticket(secret, totp, account, *expires_at).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     pub(crate) fn confirm_enrollment(

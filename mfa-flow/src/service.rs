@@ -175,6 +175,27 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         .await
     }
 
+    /// The user's pending enrolment shown again — the same QR code and
+    /// secret, with the same expiry — so a page can be reloaded or show a
+    /// wrong code without replacing what the user already scanned. `None`
+    /// when no enrolment is pending or it expired (start a new one with
+    /// [`begin_enrollment`](Self::begin_enrollment)). Writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] if the
+    /// sealed secret does not open or `account` is not a valid account name.
+    pub async fn resume_enrollment(
+        &self,
+        user: &str,
+        account: &str,
+    ) -> Result<Option<EnrollmentTicket>, MfaError<S::Error>> {
+        let record = self.load(user).await?;
+        Ok(self
+            .machine
+            .resume_enrollment(user, account, &record, self.clock.now())?)
+    }
+
     /// Confirms enrolment with the first code from the app. On success the
     /// user is active and gets their recovery codes, this once; the
     /// confirming code's step is used up. After the TTL the answer is

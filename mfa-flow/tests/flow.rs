@@ -396,6 +396,75 @@ async fn a_new_enrolment_replaces_an_unconfirmed_secret() {
 }
 
 #[tokio::test]
+async fn a_pending_enrolment_is_shown_again_unchanged_until_it_expires() {
+    let (service, clock) = setup();
+    assert!(
+        service
+            .resume_enrollment(USER, "ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let first = service
+        .begin_enrollment(USER, "ada@example.com")
+        .await
+        .unwrap();
+    let version = service.store().load(USER).await.unwrap().unwrap().version;
+    clock.advance(100);
+    let again = service
+        .resume_enrollment(USER, "ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(*again.expose_uri(), *first.expose_uri());
+    assert_eq!(*again.expose_secret(), *first.expose_secret());
+    assert_eq!(again.qr_svg(), first.qr_svg());
+    assert_eq!(again.expires_at(), first.expires_at());
+    // Reading it writes nothing.
+    let after = service.store().load(USER).await.unwrap().unwrap().version;
+    assert_eq!(after, version);
+    // The code from the app that scanned the first QR code confirms.
+    let app = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(first.expose_secret()).unwrap(),
+    );
+    clock.advance(79);
+    assert!(
+        service
+            .resume_enrollment(USER, "ada@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(confirms(&service, &code(&app, &clock)).await);
+    // Once active there is nothing pending to show.
+    assert!(
+        service
+            .resume_enrollment(USER, "ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_expired_enrolment_is_not_shown_again() {
+    let (service, clock) = setup();
+    service
+        .begin_enrollment(USER, "ada@example.com")
+        .await
+        .unwrap();
+    clock.advance(180);
+    assert!(
+        service
+            .resume_enrollment(USER, "ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn malformed_codes_are_not_counted() {
     let (service, clock) = setup();
     let (_, _) = enrolled(&service, &clock).await;
