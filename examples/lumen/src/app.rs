@@ -1,0 +1,290 @@
+//! Start-up: databases, the sealing key, the MFA service and the server.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use mfa_axum::Mfa;
+use mfa_flow::{AppKey, Clock, Keyring, MfaConfig, MfaService};
+use mfa_store_sqlx::sqlx::postgres::PgPoolOptions;
+use mfa_store_sqlx::sqlx::sqlite::SqlitePoolOptions;
+use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as SqliteSessions};
+
+use crate::config::{Config, Database};
+use crate::db::Db;
+use crate::flow::{AppClock, CustomerPolicy, LumenStore};
+use crate::handlers::{AppState, router};
+
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database could not be opened or set up.
+    #[error("the database could not be opened or set up")]
+    Database(#[from] mfa_store_sqlx::sqlx::Error),
+    /// The MFA tables could not be set up.
+    #[error("the MFA store could not be set up")]
+    MfaStore(#[from] SqlxStoreError),
+    /// The session table could not be set up.
+    #[error("the session store could not be set up: {0}")]
+    Sessions(String),
+    /// `LUMEN_SEALING_KEY` or the key file does not hold 64 hex digits.
+    #[error("the sealing key in {0} is not 64 hex digits")]
+    BadKey(String),
+    /// The key file could not be read or written.
+    #[error("the key file {path} could not be used")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key could not be made.
+    #[error("the sealing key could not be made")]
+    Key(#[from] mfa_flow::KeyError),
+    /// The address could not be bound.
+    #[error("could not listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The app, ready to serve.
+pub struct Lumen {
+    router: Router,
+    config: Config,
+    sweeper: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Lumen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lumen")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes the requests in flight, and returns.
+    ///
+    /// # Errors
+    ///
+    /// The server's I/O error, if it failed.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// 64 hex digits into 32 bytes.
+fn key_bytes(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The sealing key: from the configuration, else from the key file, else
+/// generated into a new key file (readable by the owner only).
+fn sealing_key(config: &Config) -> Result<AppKey, StartError> {
+    if let Some(hex) = &config.sealing_key {
+        let bytes = key_bytes(hex).ok_or_else(|| StartError::BadKey("LUMEN_SEALING_KEY".into()))?;
+        return Ok(AppKey::from_bytes(1, &bytes)?);
+    }
+    let path = config.key_file();
+    let shown = path.display().to_string();
+    let io = |source| StartError::KeyFile {
+        path: shown.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes = key_bytes(&text).ok_or_else(|| StartError::BadKey(shown.clone()))?;
+            Ok(AppKey::from_bytes(1, &bytes)?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| io(std::io::Error::other(e)))?;
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            write_new_key(&path, &hex).map_err(io)?;
+            tracing::warn!(
+                target: "lumen",
+                "generated a new sealing key in {shown}: keep it safe and back it up; \
+                 without it no enrolled user can sign in (set LUMEN_SEALING_KEY in production)"
+            );
+            Ok(AppKey::from_bytes(1, &bytes)?)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn write_new_key(path: &Path, hex: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{hex}")?;
+    file.sync_all()
+}
+
+impl Lumen {
+    /// Opens (and sets up) the database, reads or makes the sealing key,
+    /// and builds the app. `clock` is the flow's clock: the system clock,
+    /// or a manual one in tests.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError`] when the database, the key or the stores cannot be set
+    /// up.
+    pub async fn new(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let key = sealing_key(&config)?;
+        let issuer = "Lumen";
+        let (db, store) = match &config.database {
+            Database::Sqlite(path) => {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(SqliteStore::connect_options(path))
+                    .await?;
+                let db = Db::Sqlite(pool.clone());
+                db.setup().await?;
+                let store = SqliteStore::from_pool(pool);
+                store.migrate().await?;
+                (db, LumenStore::Sqlite(store))
+            }
+            Database::Postgres { url, schema } => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?;
+                let db = Db::Postgres(pool.clone(), schema.clone());
+                db.setup().await?;
+                let store = PostgresStore::from_pool(pool, schema)?;
+                store.migrate().await?;
+                (db, LumenStore::Postgres(store))
+            }
+        };
+        let service = MfaService::new(
+            store,
+            AppClock(clock),
+            Keyring::new(key),
+            MfaConfig::new(issuer).with_enrollment_ttl(config.enrollment_ttl),
+        );
+        let policy = CustomerPolicy { db: db.clone() };
+        let mfa = Mfa::new(service, policy)
+            .challenge_page("/mfa/challenge")
+            .enrollment_page("/mfa/enroll")
+            .shared();
+        let state = AppState {
+            mfa,
+            db: db.clone(),
+        };
+        let secure = config.secure_cookies;
+        let (router, sweeper) = match &db {
+            Db::Sqlite(pool) => {
+                let sessions = SqliteSessions::new(pool.clone())
+                    .with_table_name("sessions")
+                    .map_err(StartError::Sessions)?;
+                sessions.migrate().await?;
+                (router(state, sessions.clone(), secure), sweep(sessions))
+            }
+            Db::Postgres(pool, schema) => {
+                let sessions = PgSessions::new(pool.clone())
+                    .with_schema_name(schema)
+                    .and_then(|s| s.with_table_name("sessions"))
+                    .map_err(StartError::Sessions)?;
+                sessions.migrate().await?;
+                (router(state, sessions.clone(), secure), sweep(sessions))
+            }
+        };
+        Ok(Self {
+            router,
+            config,
+            sweeper,
+        })
+    }
+
+    /// The app as a router (for in-process tests).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Binds the configured address and serves in the background.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Bind`] if the address cannot be bound.
+    pub async fn serve(self) -> Result<Running, StartError> {
+        let addr = self.config.addr;
+        let bind = |source| StartError::Bind { addr, source };
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+        let addr = listener.local_addr().map_err(bind)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = self.router;
+        let sweeper = self.sweeper;
+        let task = tokio::spawn(async move {
+            let result = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            sweeper.abort();
+            result
+        });
+        Ok(Running { addr, stop, task })
+    }
+}
+
+/// Deletes expired sessions every minute.
+fn sweep<S: ExpiredDeletion + 'static>(sessions: S) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(e) = sessions.delete_expired().await {
+                tracing::warn!(target: "lumen", error = %e, "could not delete expired sessions");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_64_hex_digits() {
+        let hex = "00ff".repeat(16);
+        assert_eq!(key_bytes(&hex).map(|k| (k[0], k[1])), Some((0x00, 0xff)));
+        assert_eq!(key_bytes(&format!("{hex}\n")).map(|k| k[31]), Some(0xff));
+        assert!(key_bytes("00ff").is_none());
+        assert!(key_bytes(&"zz".repeat(32)).is_none());
+        assert!(key_bytes(&"é".repeat(32)).is_none());
+    }
+}

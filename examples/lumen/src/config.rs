@@ -1,0 +1,264 @@
+//! Start-up settings, from flags and the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the app keeps its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Database {
+    /// A SQLite file (created when missing): users, sessions and MFA records.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database; every table lives in `schema`.
+    Postgres {
+        /// The connection URL (`postgres://…`).
+        url: String,
+        /// The schema the app's tables live in.
+        schema: String,
+    },
+}
+
+/// Start-up settings.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The address to listen on.
+    pub addr: SocketAddr,
+    /// Where the data lives.
+    pub database: Database,
+    /// How long an enrolment QR code stays valid, in seconds.
+    pub enrollment_ttl: u64,
+    /// Whether cookies carry the `Secure` attribute (serve over HTTPS).
+    pub secure_cookies: bool,
+    /// The key that seals TOTP secrets, as 64 hex digits. When absent it is
+    /// read from (or generated into) [`key_file`](Self::key_file).
+    pub sealing_key: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("database", &self.database)
+            .field("enrollment_ttl", &self.enrollment_ttl)
+            .field("secure_cookies", &self.secure_cookies)
+            .field(
+                "sealing_key",
+                &self.sealing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A flag or variable that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A flag this program does not know.
+    #[error("unknown flag {0} (see --help)")]
+    UnknownFlag(String),
+    /// A flag without its value.
+    #[error("{0} needs a value")]
+    MissingValue(String),
+    /// A value that does not parse.
+    #[error("{name} is not valid: {reason}")]
+    Invalid {
+        /// The flag or variable.
+        name: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `--help` was asked for.
+    #[error("{USAGE}")]
+    Help,
+}
+
+/// What `--help` prints.
+pub const USAGE: &str = "\
+Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
+             [--enrollment-ttl SECONDS] [--secure-cookies]
+
+  --addr            where to listen (LUMEN_ADDR; default 127.0.0.1:3000)
+  --database        a SQLite file, or a postgres:// URL (LUMEN_DATABASE;
+                    default lumen.db in the working directory)
+  --schema          the PostgreSQL schema for the app's tables (LUMEN_SCHEMA;
+                    default lumen)
+  --enrollment-ttl  how long an enrolment QR code is valid (LUMEN_ENROLLMENT_TTL;
+                    default 180)
+  --secure-cookies  mark cookies Secure, for HTTPS (LUMEN_SECURE_COOKIES=1)
+
+The key that seals TOTP secrets comes from LUMEN_SEALING_KEY (64 hex digits),
+or from lumen.key beside the database, generated on first start.";
+
+impl Config {
+    /// The defaults: `127.0.0.1:3000`, `lumen.db`, QR codes valid 3 minutes.
+    #[must_use]
+    pub fn new(database: Database) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database,
+            enrollment_ttl: 180,
+            secure_cookies: false,
+            sealing_key: None,
+        }
+    }
+
+    /// Reads flags (without the program name) over environment variables
+    /// (`env` looks one up).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an unknown flag or a value that does not parse.
+    pub fn from_args(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut addr = env("LUMEN_ADDR");
+        let mut database = env("LUMEN_DATABASE");
+        let mut schema = env("LUMEN_SCHEMA");
+        let mut ttl = env("LUMEN_ENROLLMENT_TTL");
+        let mut secure = env("LUMEN_SECURE_COOKIES").is_some_and(|v| v == "1" || v == "true");
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let slot = match flag.as_str() {
+                "--addr" => &mut addr,
+                "--database" => &mut database,
+                "--schema" => &mut schema,
+                "--enrollment-ttl" => &mut ttl,
+                "--secure-cookies" => {
+                    secure = true;
+                    continue;
+                }
+                "-h" | "--help" => return Err(ConfigError::Help),
+                _ => return Err(ConfigError::UnknownFlag(flag)),
+            };
+            *slot = Some(args.next().ok_or(ConfigError::MissingValue(flag))?);
+        }
+        let database = match database {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let schema = schema.unwrap_or_else(|| "lumen".to_owned());
+                if !valid_schema(&schema) {
+                    return Err(ConfigError::Invalid {
+                        name: "--schema",
+                        reason: "use lower-case letters, digits and _ (at most 63)",
+                    });
+                }
+                Database::Postgres { url, schema }
+            }
+            Some(path) => Database::Sqlite(PathBuf::from(path.trim_start_matches("sqlite://"))),
+            None => Database::Sqlite(PathBuf::from("lumen.db")),
+        };
+        let mut config = Self::new(database);
+        if let Some(addr) = addr {
+            config.addr = addr.parse().map_err(|_| ConfigError::Invalid {
+                name: "--addr",
+                reason: "expected HOST:PORT, such as 127.0.0.1:3000",
+            })?;
+        }
+        if let Some(ttl) = ttl {
+            config.enrollment_ttl = ttl.parse().ok().filter(|t| (1..=3600).contains(t)).ok_or(
+                ConfigError::Invalid {
+                    name: "--enrollment-ttl",
+                    reason: "expected seconds between 1 and 3600",
+                },
+            )?;
+        }
+        config.secure_cookies = secure;
+        config.sealing_key = env("LUMEN_SEALING_KEY");
+        Ok(config)
+    }
+
+    /// Where the sealing key is kept when it is not given: `lumen.key`
+    /// beside the SQLite file, or in the working directory.
+    #[must_use]
+    pub fn key_file(&self) -> PathBuf {
+        match &self.database {
+            Database::Sqlite(path) => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("lumen.key"), |dir| dir.join("lumen.key")),
+            Database::Postgres { .. } => PathBuf::from("lumen.key"),
+        }
+    }
+}
+
+/// A PostgreSQL identifier we can put in SQL without quoting.
+pub(crate) fn valid_schema(schema: &str) -> bool {
+    (1..=63).contains(&schema.len())
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes().first().is_some_and(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_args(args.iter().map(|a| (*a).to_owned()), |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_flags_and_environment() {
+        let config = parse(&[], &[]).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database, Database::Sqlite("lumen.db".into()));
+        assert_eq!(config.enrollment_ttl, 180);
+        assert_eq!(config.key_file(), PathBuf::from("lumen.key"));
+
+        let config = parse(
+            &["--addr", "0.0.0.0:8080", "--database", "/data/app.db"],
+            &[("LUMEN_ADDR", "127.0.0.1:1"), ("LUMEN_SECURE_COOKIES", "1")],
+        )
+        .unwrap();
+        assert_eq!(config.addr.to_string(), "0.0.0.0:8080");
+        assert!(config.secure_cookies);
+        assert_eq!(config.key_file(), PathBuf::from("/data/lumen.key"));
+
+        let config = parse(&["--database", "postgres://db/app"], &[]).unwrap();
+        assert_eq!(
+            config.database,
+            Database::Postgres {
+                url: "postgres://db/app".to_owned(),
+                schema: "lumen".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        assert!(matches!(
+            parse(&["--port"], &[]),
+            Err(ConfigError::UnknownFlag(_))
+        ));
+        assert!(matches!(
+            parse(&["--addr"], &[]),
+            Err(ConfigError::MissingValue(_))
+        ));
+        assert!(matches!(
+            parse(&["--addr", "nowhere"], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse(&["--enrollment-ttl", "0"], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse(&["--database", "postgres://x", "--schema", "a;drop"], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_sealing_key() {
+        let config = parse(&[], &[("LUMEN_SEALING_KEY", "00ff00ff")]).unwrap();
+        assert!(!format!("{config:?}").contains("00ff00ff"));
+    }
+}

@@ -1,0 +1,457 @@
+//! The pages, as maud templates.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use mfa_flow::{StateKind, Status};
+
+use crate::db::{Customer, User};
+
+/// What every page around the content needs.
+pub(crate) struct Frame<'a> {
+    pub(crate) title: &'a str,
+    /// The CSRF token, for the sign-out button of a signed-in page.
+    pub(crate) sign_out: Option<&'a str>,
+}
+
+pub(crate) fn layout(frame: &Frame<'_>, content: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (frame.title) " · Lumen" }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { span.logo { "◐" } " Lumen" }
+                    @if let Some(token) = frame.sign_out {
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(token);
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (content) }
+                footer { "Lumen Master Account · a demo of the Rust MFA toolkit" }
+            }
+        }
+    }
+}
+
+fn message(error: Option<&str>, notice: Option<&str>) -> Markup {
+    html! {
+        @if let Some(error) = error { p.error role="alert" { (error) } }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+    }
+}
+
+/// The registration form's values, to show again after a mistake.
+#[derive(Default)]
+pub(crate) struct Registration<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) customer: Option<i64>,
+    pub(crate) otp: bool,
+}
+
+pub(crate) fn register(
+    customers: &[Customer],
+    values: &Registration<'_>,
+    error: Option<&str>,
+    csrf: &str,
+) -> Markup {
+    let required = customers
+        .iter()
+        .any(|c| Some(c.id) == values.customer && c.mfa_required);
+    let content = html! {
+        section.card {
+            h1 { "Create your Lumen account" }
+            (message(error, None))
+            form method="post" action="/register" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Name" input type="text" name="name" value=(values.name) required maxlength="100" autocomplete="name"; }
+                label { "Email" input type="email" name="email" value=(values.email) required maxlength="254" autocomplete="email"; }
+                label { "Password" input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password"; }
+                label { "Customer"
+                    select name="customer" id="customer" required {
+                        @for c in customers {
+                            option value=(c.id) data-mfa-required=(c.mfa_required) selected[Some(c.id) == values.customer] { (c.name) }
+                        }
+                    }
+                }
+                fieldset.mfa {
+                    legend { "Multi-factor authentication" }
+                    label.check {
+                        input type="checkbox" name="otp" id="otp" value="on" checked[values.otp || required] disabled[required];
+                        " One Time Password using OTP App"
+                    }
+                    p.hint id="otp-hint" hidden[!required] { "Your organisation requires multi-factor authentication." }
+                }
+                button type="submit" { "Create account" }
+            }
+            p.aside { "Already registered? " a href="/login" { "Sign in" } }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Register",
+            sign_out: None,
+        },
+        &content,
+    )
+}
+
+pub(crate) fn login(email: &str, error: Option<&str>, notice: Option<&str>, csrf: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { "Sign in to Lumen" }
+            (message(error, notice))
+            form method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Email" input type="email" name="email" value=(email) required autocomplete="username"; }
+                label { "Password" input type="password" name="password" required autocomplete="current-password"; }
+                button type="submit" { "Sign in" }
+            }
+            p.aside { "New here? " a href="/register" { "Create an account" } }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Sign in",
+            sign_out: None,
+        },
+        &content,
+    )
+}
+
+/// What the enrolment page shows.
+pub(crate) struct Enrolment<'a> {
+    pub(crate) qr_svg: &'a str,
+    pub(crate) secret: &'a str,
+    pub(crate) account: &'a str,
+    pub(crate) issuer: &'a str,
+    pub(crate) expires_in: u64,
+}
+
+/// The secret in groups of four, for reading aloud or typing.
+fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn countdown(seconds: u64) -> String {
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+pub(crate) fn enroll(e: &Enrolment<'_>, error: Option<&str>, csrf: &str) -> Markup {
+    let content = html! {
+        section.card.enroll {
+            h1 { "Set up your authenticator app" }
+            p { "Scan the QR code with Google Authenticator, OTP Auth, 1Password or any authenticator app, then enter the 6-digit code it shows." }
+            (message(error, None))
+            div.qr-block {
+                button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" title="Can't scan? Click to show the key" {
+                    (PreEscaped(e.qr_svg))
+                }
+                p.validity {
+                    "This QR code is valid for 3 minutes. Time left: "
+                    strong id="countdown" data-expires-in=(e.expires_in) data-expired-url="/mfa/expired" { (countdown(e.expires_in)) }
+                }
+                p.hint { "Can't scan it? Click the QR code to show the key." }
+                dl.manual id="manual" hidden {
+                    dt { "Key" } dd { code id="secret" { (grouped(e.secret)) } }
+                    dt { "Account" } dd id="account" { (e.account) }
+                    dt { "Issuer" } dd id="issuer" { (e.issuer) }
+                    dt { "Type" } dd { "Time-based, 6 digits, every 30 seconds" }
+                }
+            }
+            form method="post" action="/mfa/enroll" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "6-digit code"
+                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus;
+                }
+                button type="submit" { "Confirm" }
+            }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Set up MFA",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+pub(crate) fn expired(csrf: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { "This QR code has expired" }
+            p { "For your security a QR code is valid for 3 minutes. If you already scanned it, remove that entry from your app and scan the new one." }
+            a.button href="/mfa/enroll" id="new-code" { "Show a new QR code" }
+        }
+    };
+    layout(
+        &Frame {
+            title: "QR code expired",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+pub(crate) fn recovery_codes(codes: &[&str], heading: &str, csrf: &str) -> Markup {
+    let text = codes.join("\n");
+    let content = html! {
+        section.card {
+            h1 { (heading) }
+            p { "Keep these recovery codes somewhere safe. Each one signs you in once if you lose your phone. "
+                strong { "They are shown only now." } }
+            ol.codes id="recovery-codes" { @for c in codes { li { code { (c) } } } }
+            textarea id="codes-text" hidden readonly { (text) }
+            div.actions {
+                button type="button" id="copy-codes" { "Copy" }
+                button type="button" id="download-codes" { "Download" }
+                a.button.primary href="/account" id="continue" { "Continue to your account" }
+            }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Recovery codes",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+pub(crate) fn challenge(error: Option<&str>, csrf: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { "Enter your code" }
+            p { "Open your authenticator app and enter the 6-digit code for Lumen." }
+            (message(error, None))
+            form method="post" action="/mfa/challenge" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "6-digit code"
+                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus;
+                }
+                button type="submit" { "Verify" }
+            }
+            p.aside { a href="/mfa/recovery" id="use-recovery" { "Use a recovery code instead" } }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Enter your code",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+pub(crate) fn recovery(error: Option<&str>, csrf: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { "Use a recovery code" }
+            p { "Enter one of the recovery codes you saved when you set up MFA. Each code works once." }
+            (message(error, None))
+            form method="post" action="/mfa/recovery" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Recovery code"
+                    input.code type="text" name="code" id="code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="40" required autofocus;
+                }
+                button type="submit" { "Sign in" }
+            }
+            p.aside { a href="/mfa/challenge" { "Use the code from your app" } }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Recovery code",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+/// A tab of Manage My Account.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tab {
+    Profile,
+    Authentication,
+}
+
+/// What the account pages show.
+pub(crate) struct Account<'a> {
+    pub(crate) user: &'a User,
+    pub(crate) status: &'a Status,
+    pub(crate) now: u64,
+}
+
+fn state_text(state: StateKind) -> &'static str {
+    match state {
+        StateKind::Active => "On",
+        StateKind::Requested | StateKind::Pending => "Set-up not finished",
+        _ => "Off",
+    }
+}
+
+/// "in 4 minutes", "in 30 seconds".
+pub(crate) fn time_left(seconds: u64) -> String {
+    match seconds {
+        0 | 1 => "1 second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+pub(crate) fn account(
+    a: &Account<'_>,
+    tab: Tab,
+    error: Option<&str>,
+    notice: Option<&str>,
+    csrf: &str,
+) -> Markup {
+    let nav = |t: Tab, href: &str, label: &str| {
+        html! { a href=(href) class=@if t == tab { "current" } aria-current=[(t == tab).then_some("page")] { (label) } }
+    };
+    let content = html! {
+        div.account {
+            nav.side aria-label="Manage My Account" {
+                h2 { "Manage My Account" }
+                (nav(Tab::Profile, "/account", "Profile"))
+                (nav(Tab::Authentication, "/account/authentication", "Authentication"))
+            }
+            section.card.wide {
+                (message(error, notice))
+                @match tab {
+                    Tab::Profile => (profile(a)),
+                    Tab::Authentication => (authentication(a, csrf)),
+                }
+            }
+        }
+    };
+    let title = match tab {
+        Tab::Profile => "My account",
+        Tab::Authentication => "Authentication",
+    };
+    layout(
+        &Frame {
+            title,
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+fn profile(a: &Account<'_>) -> Markup {
+    html! {
+        h1 { "Welcome, " (a.user.name) }
+        dl.facts {
+            dt { "Email" } dd id="email" { (a.user.email) }
+            dt { "Customer" } dd { (a.user.customer.name) }
+            dt { "Multi-factor authentication" } dd id="mfa-state" { (state_text(a.status.state)) }
+        }
+    }
+}
+
+fn code_field() -> Markup {
+    html! {
+        input.code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="40" required placeholder="123456";
+    }
+}
+
+fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
+    let s = a.status;
+    let required = a.user.customer.mfa_required;
+    html! {
+        h1 { "Authentication" }
+        dl.facts {
+            dt { "One Time Password using OTP App" } dd id="mfa-state" { (state_text(s.state)) }
+            @if required { dt { "Policy" } dd { "Required by " (a.user.customer.name) } }
+            @if s.state == StateKind::Active {
+                dt { "Recovery codes left" } dd id="codes-left" { (s.recovery_codes_left) }
+            }
+            @if let Some(until) = s.locked_until.filter(|u| *u > a.now) {
+                dt { "Locked" } dd { "for " (time_left(until - a.now)) }
+            }
+        }
+        @match s.state {
+            StateKind::Active => {
+                h2 { "Regenerate recovery codes" }
+                p { "Your old codes stop working. Enter a current code from your app." }
+                form.inline method="post" action="/account/mfa/recovery-codes" id="regenerate" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    (code_field())
+                    button type="submit" { "Regenerate" }
+                }
+                h2 { "Turn off" }
+                @if required {
+                    p { "Your organisation requires multi-factor authentication, so it cannot be turned off." }
+                } @else {
+                    p { "Enter a current code from your app (or a recovery code) to turn multi-factor authentication off." }
+                    form.inline method="post" action="/account/mfa/disable" id="disable" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        (code_field())
+                        button.danger type="submit" { "Turn off" }
+                    }
+                }
+            }
+            StateKind::Requested | StateKind::Pending => {
+                a.button href="/mfa/enroll" id="finish-setup" { "Finish setting up" }
+            }
+            _ => {
+                p { "Protect your account with a 6-digit code from an authenticator app at every sign-in." }
+                form method="post" action="/account/mfa/enable" id="enable" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Turn on" }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn error(status: u16, text: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { (status) " · " (text) }
+            p { "Go back and try again, or return to the " a href="/" { "start page" } "." }
+        }
+    };
+    layout(
+        &Frame {
+            title: text,
+            sign_out: None,
+        },
+        &content,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_grouped_by_four() {
+        assert_eq!(grouped("JBSWY3DPEHPK3PXP"), "JBSW Y3DP EHPK 3PXP");
+        assert_eq!(grouped("ABCDEF"), "ABCD EF");
+        assert_eq!(grouped(""), "");
+    }
+
+    #[test]
+    fn times_read_naturally() {
+        assert_eq!(countdown(180), "3:00");
+        assert_eq!(countdown(61), "1:01");
+        assert_eq!(time_left(30), "30 seconds");
+        assert_eq!(time_left(0), "1 second");
+        assert_eq!(time_left(900), "15 minutes");
+        assert_eq!(time_left(91), "2 minutes");
+    }
+}

@@ -1,0 +1,536 @@
+//! The app over HTTP, in process, on a fresh SQLite file and on a fresh
+//! PostgreSQL schema (the same tests for both): the whole flow, CSRF,
+//! cookie flags, session ids, lock messages, generic sign-in answers and
+//! error pages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Backend, Client, app, authenticator, code};
+use http::{StatusCode, header};
+
+const NORMAL: &str = "1";
+const REQUIRED: &str = "2";
+const PASSWORD: &str = "correct horse battery";
+
+/// Registers with the OTP option, signs in, enrols; returns the client at
+/// level 2, the authenticator and the recovery codes.
+async fn enrolled(
+    test: &common::TestApp,
+    email: &str,
+) -> (Client, mfa_flow::totp_core::Totp, Vec<String>) {
+    let mut client = Client::new(test);
+    let done = client.register(email, NORMAL, true).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.location(), Some("/login?notice=registered"));
+    let signed = client.sign_in(email, PASSWORD).await;
+    assert_eq!(signed.location(), Some("/account"));
+    let account = client.get("/account").await;
+    assert_eq!(account.status, StatusCode::SEE_OTHER);
+    assert_eq!(account.location(), Some("/mfa/enroll"));
+    let page = client.get("/mfa/enroll").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg"), "the QR code is inline SVG");
+    assert!(page.body.contains("data-expires-in=\"180\""));
+    let app = authenticator(&page.secret());
+    let confirmed = client
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes = confirmed.recovery_codes();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    (client, app, codes)
+}
+
+async fn whole_flow(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let (mut client, app, codes) = enrolled(&test, "ada@example.com").await;
+
+    // Reloading the enrolment page while pending shows the same key; after
+    // enrolment it leads back to the account.
+    assert_eq!(client.get("/mfa/enroll").await.location(), Some("/account"));
+
+    // Sign out, sign in: a code is needed, and the confirming code does not
+    // count as a new one.
+    let out = client.submit("/account", "/logout", &[]).await;
+    assert_eq!(out.location(), Some("/login?notice=signed-out"));
+    assert_eq!(client.get("/account").await.location(), Some("/login"));
+    client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        client.get("/account").await.location(),
+        Some("/mfa/challenge")
+    );
+    let same_step = code(&app, &test.clock);
+    let refused = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &same_step)])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body.contains("That code is not valid"));
+
+    test.clock.advance(30);
+    let next = code(&app, &test.clock);
+    let passed = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &next)])
+        .await;
+    assert_eq!(passed.location(), Some("/account"));
+    let page = client.get("/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Welcome, Ada Lovelace"));
+
+    // The same code on a new sign-in is refused.
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let replayed = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &next)])
+        .await;
+    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+
+    // A recovery code signs in once, not twice.
+    let used = client
+        .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
+        .await;
+    assert_eq!(
+        used.location(),
+        Some("/account/authentication?notice=recovery-used")
+    );
+    let tab = client.get("/account/authentication").await;
+    assert!(tab.body.contains("id=\"codes-left\">9<"), "{}", tab.body);
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let again = client
+        .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+
+    // Regenerate the recovery codes and turn MFA off, each with a code.
+    test.clock.advance(30);
+    client
+        .submit(
+            "/mfa/challenge",
+            "/mfa/challenge",
+            &[("code", &code(&app, &test.clock))],
+        )
+        .await;
+    test.clock.advance(30);
+    let fresh = client
+        .submit(
+            "/account/authentication",
+            "/account/mfa/recovery-codes",
+            &[("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(fresh.recovery_codes().len(), 10);
+    assert!(!fresh.recovery_codes().contains(&codes[1]));
+    test.clock.advance(30);
+    let off = client
+        .submit(
+            "/account/authentication",
+            "/account/mfa/disable",
+            &[("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(
+        off.location(),
+        Some("/account/authentication?notice=mfa-off")
+    );
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+}
+
+async fn required_customer_must_enrol(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    // The OTP option is not sent (as if unticked): the customer requires it.
+    client.register("grace@bank.example", REQUIRED, false).await;
+    client.sign_in("grace@bank.example", PASSWORD).await;
+    for path in ["/account", "/account/authentication"] {
+        let answer = client.get(path).await;
+        assert_eq!(answer.location(), Some("/mfa/enroll"), "{path}");
+    }
+    // The JSON API answers the same way.
+    let api = client
+        .send(
+            http::Request::get("/api/mfa/status").header(header::ACCEPT, "application/json"),
+            String::new(),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK);
+    assert!(api.body.contains("\"state\":\"requested\""), "{}", api.body);
+    let guarded = client
+        .send(
+            http::Request::get("/account").header(header::ACCEPT, "application/json"),
+            String::new(),
+        )
+        .await;
+    assert_eq!(guarded.status, StatusCode::FORBIDDEN);
+    assert!(guarded.body.contains("mfa_enrollment_required"));
+    // After enrolling, MFA cannot be turned off.
+    let page = client.get("/mfa/enroll").await;
+    let app = authenticator(&page.secret());
+    client
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    let tab = client.get("/account/authentication").await;
+    assert!(tab.body.contains("cannot be turned off"));
+    test.clock.advance(30);
+    let refused = client
+        .submit(
+            "/account/authentication",
+            "/account/mfa/disable",
+            &[("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+async fn opt_in_later_from_the_authentication_tab(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("alan@example.com", NORMAL, false).await;
+    client.sign_in("alan@example.com", PASSWORD).await;
+    let tab = client.get("/account/authentication").await;
+    assert_eq!(tab.status, StatusCode::OK);
+    assert!(tab.body.contains("id=\"mfa-state\">Off<"));
+    let on = client
+        .submit("/account/authentication", "/account/mfa/enable", &[])
+        .await;
+    assert_eq!(on.location(), Some("/mfa/enroll"));
+    let page = client.get("/mfa/enroll").await;
+    let app = authenticator(&page.secret());
+    client
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("alan@example.com", PASSWORD).await;
+    assert_eq!(
+        client.get("/account").await.location(),
+        Some("/mfa/challenge")
+    );
+}
+
+async fn wrong_codes_lock_with_the_time_left(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let (mut client, app, _) = enrolled(&test, "ada@example.com").await;
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    test.clock.advance(30);
+    let good = code(&app, &test.clock);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    // A code that is not six digits is explained, and not counted.
+    let malformed = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", "12ab")])
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert!(
+        malformed
+            .body
+            .contains("Enter the 6-digit code from your authenticator app.")
+    );
+    // Five wrong codes in a row: the fifth starts a 30-second lock, in
+    // which even the right code is refused, with the time left.
+    for _ in 0..5 {
+        let answer = client
+            .submit("/mfa/challenge", "/mfa/challenge", &[("code", wrong)])
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &good)])
+        .await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        locked
+            .body
+            .contains("Too many wrong codes. Try again in 30 seconds."),
+        "{}",
+        locked.body
+    );
+    test.clock.advance(30);
+    let after = client
+        .submit(
+            "/mfa/challenge",
+            "/mfa/challenge",
+            &[("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(after.location(), Some("/account"));
+}
+
+async fn sign_in_answers_are_generic_and_throttled(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, false).await;
+    let wrong_password = client.sign_in("ada@example.com", "wrong password").await;
+    let unknown = client.sign_in("nobody@example.com", "wrong password").await;
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let message = |a: &common::Answer| {
+        let start = a.body.find("role=\"alert\">").unwrap();
+        a.body[start..start + 60].to_owned()
+    };
+    assert_eq!(message(&wrong_password), message(&unknown));
+    // Registering a taken address answers as a new registration does.
+    let taken = client.register("ada@example.com", NORMAL, false).await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER);
+    assert_eq!(taken.location(), Some("/login?notice=registered"));
+    // Five failures in a row lock sign-ins for the address, known or not.
+    for email in ["ada@example.com", "nobody@example.com"] {
+        for _ in 0..4 {
+            client.sign_in(email, "wrong password").await;
+        }
+        let locked = client.sign_in(email, PASSWORD).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{email}");
+        assert!(
+            locked
+                .body
+                .contains("Too many failed sign-ins. Try again in 30 seconds.")
+        );
+    }
+    test.clock.advance(31);
+    let ok = client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(ok.location(), Some("/account"));
+}
+
+async fn forms_need_the_session_token(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, false).await;
+    client.get("/login").await;
+    // A form from another site carries no token, or a wrong one.
+    for form in [
+        vec![("email", "ada@example.com"), ("password", PASSWORD)],
+        vec![
+            ("csrf", "forged-token-forged-token-forged-token-abc"),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ],
+    ] {
+        let answer = client.post("/login", &form).await;
+        assert!(answer.status.is_client_error(), "{:?}", answer.status);
+        assert!(answer.is_html());
+        assert!(answer.location().is_none());
+    }
+    let forged = client
+        .post(
+            "/login",
+            &[
+                ("csrf", "forged"),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Signed in, the account forms refuse a forged token too.
+    client.sign_in("ada@example.com", PASSWORD).await;
+    for action in ["/account/mfa/enable", "/logout"] {
+        let answer = client.post(action, &[("csrf", "forged")]).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{action}");
+    }
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    let tab = client.get("/account/authentication").await;
+    assert!(
+        tab.body.contains("id=\"mfa-state\">Off<"),
+        "nothing changed"
+    );
+}
+
+async fn session_cookie_and_id_rotation(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    let page = client.get("/login").await;
+    let cookie = page
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let before_login = client.cookie.clone().unwrap();
+
+    client.register("ada@example.com", NORMAL, true).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let after_login = client.cookie.clone().unwrap();
+    assert_ne!(before_login, after_login, "the id changes at sign-in");
+
+    let page = client.get("/mfa/enroll").await;
+    let app = authenticator(&page.secret());
+    client
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    let after_mfa = client.cookie.clone().unwrap();
+    assert_ne!(after_login, after_mfa, "the id changes when MFA passes");
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+
+    // The old ids grant nothing.
+    for old in [before_login, after_login] {
+        let mut stale = Client::new(&test);
+        stale.cookie = Some(old);
+        assert_eq!(stale.get("/account").await.location(), Some("/login"));
+    }
+
+    // With HTTPS configured, cookies are Secure.
+    let mut config = test.config.clone();
+    config.secure_cookies = true;
+    let secure = lumen::Lumen::new(config, std::sync::Arc::new(test.clock.clone()))
+        .await
+        .unwrap();
+    let mut client = Client {
+        router: secure.router(),
+        cookie: None,
+    };
+    let page = client.get("/login").await;
+    let cookie = page
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+async fn errors_are_pages(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    let missing = client.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.is_html() && missing.body.contains("Page not found"));
+    let method = client
+        .send(http::Request::put("/login"), String::new())
+        .await;
+    assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(method.is_html());
+    let garbage = client
+        .send(
+            http::Request::post("/register")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            "customer=%FF%FE&&&==".to_owned(),
+        )
+        .await;
+    assert!(garbage.status.is_client_error());
+    assert!(garbage.is_html(), "{:?}", garbage.headers);
+    assert!(!garbage.body.contains("Failed to deserialize"));
+    let huge = client
+        .send(
+            http::Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            "a".repeat(100_000),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(huge.is_html());
+    // Pages are never cached, nor framed; the static files are cached.
+    let page = client.get("/login").await;
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let css = client.get("/static/app.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(
+        css.headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    // The JSON API keeps its JSON errors.
+    let api = client
+        .send(
+            http::Request::post("/api/mfa/challenge")
+                .header(header::CONTENT_TYPE, "application/json"),
+            "{\"code\":\"123456\"}".to_owned(),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    assert!(api.body.contains("not_signed_in"), "{}", api.body);
+}
+
+async fn an_expired_qr_code_leads_to_a_new_one(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, true).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let page = client.get("/mfa/enroll").await;
+    let first = page.secret();
+    test.clock.advance(100);
+    let reloaded = client.get("/mfa/enroll").await;
+    assert_eq!(
+        reloaded.secret(),
+        first,
+        "the same QR code while it is valid"
+    );
+    assert!(reloaded.body.contains("data-expires-in=\"80\""));
+    test.clock.advance(80);
+    let app = authenticator(&first);
+    let late = client
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(late.location(), Some("/mfa/expired"));
+    let expired = client.get("/mfa/expired").await;
+    assert!(expired.body.contains("This QR code has expired"));
+    let fresh = client.get("/mfa/enroll").await;
+    assert_ne!(fresh.secret(), first, "a new key after expiry");
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    whole_flow,
+    required_customer_must_enrol,
+    opt_in_later_from_the_authentication_tab,
+    wrong_codes_lock_with_the_time_left,
+    sign_in_answers_are_generic_and_throttled,
+    forms_need_the_session_token,
+    session_cookie_and_id_rotation,
+    errors_are_pages,
+    an_expired_qr_code_leads_to_a_new_one,
+);
