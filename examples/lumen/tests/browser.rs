@@ -1,0 +1,471 @@
+//! The Lumen flow in headless Chromium, driven over WebDriver: register,
+//! sign in, enrol by decoding the QR code from a screenshot, sign in with
+//! codes and recovery codes, the reveal, the expiry redirect, the
+//! multi-factor-required customer, and turning MFA on later.
+//!
+//! Needs `chromium`, `chromedriver` and `zbarimg` (Debian `chromium`,
+//! `chromium-driver`, `zbar-tools`); with `CI=true` their absence fails the
+//! test, otherwise it is skipped. Screenshots of each page are saved in
+//! `target/screenshots/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Backend, TestApp, app_with_ttl, authenticator, code, in_ci};
+use fantoccini::{Client, ClientBuilder, Locator};
+use mfa_flow::ManualClock;
+use mfa_flow::totp_core::KeyUri;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A chromedriver process, stopped on drop.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tools_present() -> bool {
+    let missing: Vec<&str> = ["chromium", "chromedriver", "zbarimg"]
+        .into_iter()
+        .filter(|tool| {
+            Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_err()
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "CI=true but {missing:?} missing: install chromium chromium-driver zbar-tools"
+    );
+    eprintln!("SKIPPED: {missing:?} not installed (Debian: chromium chromium-driver zbar-tools)");
+    false
+}
+
+/// A headless Chromium session through a fresh chromedriver.
+async fn browser() -> (Driver, Client) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1200,1000"]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        if let Ok(client) = ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            return (driver, client);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Saves a screenshot of the page; returns where.
+async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let png = client.screenshot().await.unwrap();
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    path
+}
+
+/// The text zbarimg reads from the QR code in an image.
+fn decode_qr(path: &PathBuf) -> String {
+    let out = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "no QR code found in {}",
+        path.display()
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The path of the page the browser shows.
+async fn path(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_owned()
+}
+
+async fn wait_for_path(client: &Client, expected: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while path(client).await != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {expected}, the browser is on {}",
+            path(client).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of an element, waiting (up to 5 s) for the page to show it.
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+struct Session {
+    base: String,
+    client: Client,
+}
+
+impl Session {
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    async fn register(&self, email: &str, customer: &str, otp: bool) {
+        self.goto("/register").await;
+        fill(&self.client, "input[name=name]", "Ada Lovelace").await;
+        fill(&self.client, "input[name=email]", email).await;
+        fill(&self.client, "input[name=password]", PASSWORD).await;
+        self.client
+            .find(Locator::Css("#customer"))
+            .await
+            .unwrap()
+            .select_by_value(customer)
+            .await
+            .unwrap();
+        let option = self.client.find(Locator::Css("#otp")).await.unwrap();
+        if otp && !option.is_selected().await.unwrap() {
+            option.click().await.unwrap();
+        }
+    }
+
+    async fn submit(&self) {
+        click(&self.client, "main form button[type=submit]").await;
+    }
+
+    async fn sign_in(&self, email: &str) {
+        self.goto("/login").await;
+        fill(&self.client, "input[name=email]", email).await;
+        fill(&self.client, "input[name=password]", PASSWORD).await;
+        self.submit().await;
+    }
+
+    async fn sign_out(&self) {
+        click(&self.client, "header form button").await;
+        wait_for_path(&self.client, "/login", Duration::from_secs(5)).await;
+    }
+
+    async fn enter_code(&self, code: &str) {
+        fill(&self.client, "#code", code).await;
+        self.submit().await;
+    }
+}
+
+/// What a browser test runs on: the app's clock, its database folder, the
+/// server, chromedriver and the browser session.
+struct Running {
+    clock: ManualClock,
+    _dir: tempfile::TempDir,
+    server: lumen::Running,
+    _driver: Driver,
+    s: Session,
+}
+
+async fn start(ttl: u64) -> Option<Running> {
+    if !tools_present() {
+        return None;
+    }
+    let TestApp {
+        lumen, clock, dir, ..
+    } = app_with_ttl(Backend::Sqlite, ttl).await?;
+    let server = lumen.serve().await.unwrap();
+    let (driver, client) = browser().await;
+    let s = Session {
+        base: format!("http://{}", server.addr),
+        client,
+    };
+    Some(Running {
+        clock,
+        _dir: dir,
+        server,
+        _driver: driver,
+        s,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_enrol_and_sign_in_in_a_browser() {
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+    }) = start(180).await
+    else {
+        return;
+    };
+    let email = "ada@example.com";
+    s.register(email, "1", true).await;
+    screenshot(&s.client, "01-register").await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    assert!(
+        text(&s.client, ".notice")
+            .await
+            .contains("Your account is ready")
+    );
+
+    // The first sign-in after opting in leads to enrolment.
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    let shot = screenshot(&s.client, "03-enroll").await;
+    let uri = decode_qr(&shot);
+    let parsed = KeyUri::parse(&uri).unwrap();
+    assert_eq!(parsed.issuer(), Some("Lumen"));
+    assert_eq!(parsed.account(), email);
+    let secret = parsed.secret().expose_base32();
+    assert!(
+        text(&s.client, "#countdown").await.starts_with("2:")
+            || text(&s.client, "#countdown").await == "3:00"
+    );
+
+    // The key is hidden until the QR code is clicked, then it is the one
+    // in the QR code.
+    assert!(
+        !s.client
+            .find(Locator::Css("#manual"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    click(&s.client, "#qr").await;
+    let shown = text(&s.client, "#secret").await;
+    assert_eq!(shown.replace(' ', ""), *secret);
+    assert_eq!(text(&s.client, "#account").await, email);
+    assert_eq!(text(&s.client, "#issuer").await, "Lumen");
+    screenshot(&s.client, "04-enroll-key-revealed").await;
+
+    // A wrong code keeps the same QR code on the page, with a message.
+    let app = authenticator(&secret);
+    let good = code(&app, &clock);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    s.enter_code(wrong).await;
+    assert!(text(&s.client, ".error").await.contains("not valid"));
+    let again = decode_qr(&screenshot(&s.client, "04b-enroll-wrong-code").await);
+    assert_eq!(again, uri);
+
+    s.enter_code(&good).await;
+    let codes: Vec<String> = {
+        let items = s
+            .client
+            .find_all(Locator::Css("#recovery-codes code"))
+            .await
+            .unwrap();
+        let mut codes = Vec::new();
+        for item in items {
+            codes.push(item.text().await.unwrap());
+        }
+        codes
+    };
+    assert_eq!(codes.len(), 10);
+    screenshot(&s.client, "05-recovery-codes").await;
+    click(&s.client, "#continue").await;
+    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    assert_eq!(text(&s.client, "#mfa-state").await, "On");
+    screenshot(&s.client, "06-account").await;
+
+    // Every later sign-in asks for a code.
+    s.sign_out().await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    let field = s.client.find(Locator::Css("#code")).await.unwrap();
+    assert_eq!(
+        field.attr("inputmode").await.unwrap().as_deref(),
+        Some("numeric")
+    );
+    assert_eq!(
+        field.attr("autocomplete").await.unwrap().as_deref(),
+        Some("one-time-code")
+    );
+    screenshot(&s.client, "07-code").await;
+    clock.advance(30);
+    let next = code(&app, &clock);
+    s.enter_code(&next).await;
+    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+
+    // The same code on a new sign-in is refused.
+    s.sign_out().await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    s.enter_code(&next).await;
+    assert_eq!(path(&s.client).await, "/mfa/challenge");
+    assert!(text(&s.client, ".error").await.contains("not valid"));
+    screenshot(&s.client, "08-code-refused").await;
+
+    // A recovery code signs in once, not twice.
+    click(&s.client, "#use-recovery").await;
+    wait_for_path(&s.client, "/mfa/recovery", Duration::from_secs(5)).await;
+    screenshot(&s.client, "09-recovery").await;
+    s.enter_code(&codes[0]).await;
+    wait_for_path(&s.client, "/account/authentication", Duration::from_secs(5)).await;
+    assert_eq!(text(&s.client, "#codes-left").await, "9");
+    screenshot(&s.client, "10-authentication").await;
+    s.sign_out().await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    click(&s.client, "#use-recovery").await;
+    s.enter_code(&codes[0]).await;
+    assert_eq!(path(&s.client).await, "/mfa/recovery");
+    assert!(text(&s.client, ".error").await.contains("not valid"));
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_customers_enrol_and_others_opt_in_later() {
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+    }) = start(180).await
+    else {
+        return;
+    };
+    // For a multi-factor-required customer the option is ticked and locked.
+    s.register("grace@bank.example", "2", false).await;
+    let option = s.client.find(Locator::Css("#otp")).await.unwrap();
+    assert!(option.is_selected().await.unwrap());
+    assert!(!option.is_enabled().await.unwrap());
+    screenshot(&s.client, "02-register-required-customer").await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    s.sign_in("grace@bank.example").await;
+    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    for page in ["/account", "/account/authentication"] {
+        s.goto(page).await;
+        assert_eq!(path(&s.client).await, "/mfa/enroll", "{page}");
+    }
+    s.sign_out().await;
+
+    // A user who did not opt in turns MFA on from the Authentication tab,
+    // and needs a code at the next sign-in.
+    s.register("alan@example.com", "1", false).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    s.sign_in("alan@example.com").await;
+    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    click(&s.client, "nav.side a[href='/account/authentication']").await;
+    wait_for_path(&s.client, "/account/authentication", Duration::from_secs(5)).await;
+    assert_eq!(text(&s.client, "#mfa-state").await, "Off");
+    screenshot(&s.client, "11-authentication-off").await;
+    click(&s.client, "#enable button").await;
+    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    let uri = decode_qr(&screenshot(&s.client, "12-enroll-from-account").await);
+    let secret = KeyUri::parse(&uri).unwrap().secret().expose_base32();
+    let app = authenticator(&secret);
+    s.enter_code(&code(&app, &clock)).await;
+    click(&s.client, "#continue").await;
+    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    s.sign_out().await;
+    s.sign_in("alan@example.com").await;
+    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enrolment_page_expires_by_itself() {
+    // QR codes valid 3 seconds (test configuration).
+    let Some(Running {
+        _dir,
+        server,
+        _driver,
+        s,
+        ..
+    }) = start(3).await
+    else {
+        return;
+    };
+    s.register("ada@example.com", "1", true).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    s.sign_in("ada@example.com").await;
+    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    // The countdown runs in the browser; at zero the page leaves by itself.
+    wait_for_path(&s.client, "/mfa/expired", Duration::from_secs(10)).await;
+    assert!(text(&s.client, "h1").await.contains("expired"));
+    screenshot(&s.client, "13-expired").await;
+    click(&s.client, "#new-code").await;
+    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
