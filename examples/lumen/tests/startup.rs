@@ -1,0 +1,183 @@
+//! Starting the app as a user does: the `lumen` binary on an empty
+//! directory (database and key file created, URL printed), again on the same
+//! directory (the key is reused), a restart that keeps people signed in (on
+//! SQLite and PostgreSQL), and clear failures for a bad key or flag.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use common::{Backend, Client, app};
+use http::StatusCode;
+
+/// The `lumen` binary, stopped on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `lumen` in `dir`; returns it and the URL it printed.
+fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lumen"));
+    command
+        .current_dir(dir)
+        .args(["--addr", "127.0.0.1:0"])
+        .env_remove("LUMEN_SEALING_KEY")
+        .env_remove("LUMEN_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    (Server(child), url)
+}
+
+/// A plain HTTP/1.1 GET; returns the status line and the whole answer.
+fn get(url: &str, path: &str) -> (String, String) {
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.lines().next().unwrap().to_owned();
+    (status, answer)
+}
+
+fn stderr_of(mut server: Server) -> String {
+    let _ = server.0.kill();
+    let mut text = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[test]
+fn the_binary_needs_nothing_but_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = start_binary(dir.path(), &[]);
+    let (status, page) = get(&url, "/login");
+    assert!(status.contains("200"), "{status}");
+    assert!(page.contains("Sign in to Lumen"));
+    assert!(dir.path().join("lumen.db").exists());
+    let key_file = dir.path().join("lumen.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is the owner's only");
+    }
+    let log = stderr_of(server);
+    assert!(log.contains("generated a new sealing key"), "{log}");
+    assert!(!log.contains(key.trim()), "the key is never logged");
+
+    // Started again, it keeps the database and the key.
+    let (server, url) = start_binary(dir.path(), &[]);
+    assert!(get(&url, "/register").0.contains("200"));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    let log = stderr_of(server);
+    assert!(!log.contains("generated a new sealing key"), "{log}");
+}
+
+#[test]
+fn bad_settings_stop_it_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lumen"))
+        .current_dir(dir.path())
+        .args(["--addr", "127.0.0.1:0"])
+        .env("LUMEN_SEALING_KEY", "not a key")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("LUMEN_SEALING_KEY is not 64 hex digits"),
+        "{text}"
+    );
+    assert!(!text.contains("not a key"), "the value is not echoed");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_lumen"))
+        .current_dir(dir.path())
+        .arg("--port")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("unknown flag --port")
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_lumen"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("--database")
+    );
+}
+
+async fn a_restart_keeps_people_signed_in(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", "1", false).await;
+    client
+        .sign_in("ada@example.com", "correct horse battery")
+        .await;
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    // A new process on the same database: the session is still there.
+    let restarted = lumen::Lumen::new(test.config.clone(), Arc::new(test.clock.clone()))
+        .await
+        .unwrap();
+    let mut again = Client {
+        router: restarted.router(),
+        cookie: client.cookie.clone(),
+    };
+    let page = again.get("/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Welcome, Ada Lovelace"));
+}
+
+#[tokio::test]
+async fn a_restart_keeps_people_signed_in_on_sqlite() {
+    a_restart_keeps_people_signed_in(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_restart_keeps_people_signed_in_on_postgres() {
+    a_restart_keeps_people_signed_in(Backend::Postgres).await;
+}
