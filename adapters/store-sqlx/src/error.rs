@@ -52,6 +52,7 @@ impl From<sqlx::Error> for SqlxStoreError {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// How a record is written: its first version is inserted, every later one
 /// updates the row holding the version before it.
 pub(crate) enum Write {
@@ -59,6 +60,7 @@ pub(crate) enum Write {
     Update { from: i64, to: i64 },
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Write {
     /// The write for `record`, or `None` for version 0, which is never
     /// stored (a conflict).
@@ -72,11 +74,13 @@ impl Write {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The version as the database's signed integer.
 pub(crate) fn db_version(version: u64) -> Result<i64, SqlxStoreError> {
     i64::try_from(version).map_err(|_| SqlxStoreError::VersionOverflow)
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// A row back into a record, checking the two versions agree.
 pub(crate) fn decode(version: i64, record: &str) -> Result<mfa_flow::MfaRecord, SqlxStoreError> {
     let decoded =
@@ -87,12 +91,14 @@ pub(crate) fn decode(version: i64, record: &str) -> Result<mfa_flow::MfaRecord, 
     Ok(decoded)
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The record as the text column's value.
 pub(crate) fn encode(record: &mfa_flow::MfaRecord) -> String {
     // The stored format is JSON, hence UTF-8.
     String::from_utf8(record.to_bytes()).unwrap_or_default()
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// One affected row means the conditional write won.
 pub(crate) fn saved(rows_affected: u64) -> mfa_flow::Saved {
     if rows_affected == 1 {

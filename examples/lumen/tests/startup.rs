@@ -7,85 +7,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
+use common::process::Server;
 use common::{Backend, Client, app};
 use http::StatusCode;
-
-/// The `lumen` binary, stopped on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `lumen` in `dir`; returns it and the URL it printed.
-fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lumen"));
-    command
-        .current_dir(dir)
-        .args(["--addr", "127.0.0.1:0"])
-        .env_remove("LUMEN_SEALING_KEY")
-        .env_remove("LUMEN_DATABASE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    (Server(child), url)
-}
-
-/// A plain HTTP/1.1 GET; returns the status line and the whole answer.
-fn get(url: &str, path: &str) -> (String, String) {
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer.lines().next().unwrap().to_owned();
-    (status, answer)
-}
-
-fn stderr_of(mut server: Server) -> String {
-    let _ = server.0.kill();
-    let mut text = String::new();
-    server
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
 
 #[test]
 fn the_binary_needs_nothing_but_an_empty_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, url) = start_binary(dir.path(), &[]);
-    let (status, page) = get(&url, "/login");
-    assert!(status.contains("200"), "{status}");
-    assert!(page.contains("Sign in to Lumen"));
+    let server = Server::start(dir.path(), &[], &[]);
+    let page = server.get("/login", &mut None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Sign in to Lumen"));
     assert!(dir.path().join("lumen.db").exists());
     let key_file = dir.path().join("lumen.key");
     let key = std::fs::read_to_string(&key_file).unwrap();
@@ -96,15 +31,15 @@ fn the_binary_needs_nothing_but_an_empty_directory() {
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the key file is the owner's only");
     }
-    let log = stderr_of(server);
+    let log = server.stop();
     assert!(log.contains("generated a new sealing key"), "{log}");
     assert!(!log.contains(key.trim()), "the key is never logged");
 
     // Started again, it keeps the database and the key.
-    let (server, url) = start_binary(dir.path(), &[]);
-    assert!(get(&url, "/register").0.contains("200"));
+    let server = Server::start(dir.path(), &[], &[]);
+    assert_eq!(server.get("/register", &mut None).status, 200);
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
-    let log = stderr_of(server);
+    let log = server.stop();
     assert!(!log.contains("generated a new sealing key"), "{log}");
 }
 
