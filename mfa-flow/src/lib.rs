@@ -15,6 +15,13 @@ mod recovery;
 mod service;
 mod store;
 
+/// The security manual: the threat model, NIST SP 800-63B and OWASP
+/// requirements mapped to the code and the tests, and every protection of
+/// the toolkit with the test that proves it. (The repository's
+/// `SECURITY.md`.)
+#[doc = include_str!("../../SECURITY.md")]
+pub mod security {}
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{MfaConfig, ThrottleConfig};
 pub use error::{FlowError, MfaError};
