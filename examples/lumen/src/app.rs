@@ -205,14 +205,17 @@ impl Lumen {
             mfa,
             db: db.clone(),
         };
-        let secure = config.secure_cookies;
+        let (secure, bench) = (config.secure_cookies, config.bench_routes);
         let (router, sweeper) = match &db {
             Db::Sqlite(pool) => {
                 let sessions = SqliteSessions::new(pool.clone())
                     .with_table_name("sessions")
                     .map_err(StartError::Sessions)?;
                 sessions.migrate().await?;
-                (router(state, sessions.clone(), secure), sweep(sessions))
+                (
+                    router(state, sessions.clone(), secure, bench),
+                    sweep(sessions),
+                )
             }
             Db::Postgres(pool, schema) => {
                 let sessions = PgSessions::new(pool.clone())
@@ -220,7 +223,10 @@ impl Lumen {
                     .and_then(|s| s.with_table_name("sessions"))
                     .map_err(StartError::Sessions)?;
                 sessions.migrate().await?;
-                (router(state, sessions.clone(), secure), sweep(sessions))
+                (
+                    router(state, sessions.clone(), secure, bench),
+                    sweep(sessions),
+                )
             }
         };
         Ok(Self {

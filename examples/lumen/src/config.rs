@@ -33,6 +33,10 @@ pub struct Config {
     /// The key that seals TOTP secrets, as 64 hex digits. When absent it is
     /// read from (or generated into) [`key_file`](Self::key_file).
     pub sealing_key: Option<String>,
+    /// Mounts `/bench/guarded` and `/bench/unguarded`: the account page with
+    /// and without the MFA guard, for the load test. Loopback addresses
+    /// only.
+    pub bench_routes: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("database", &self.database)
             .field("enrollment_ttl", &self.enrollment_ttl)
             .field("secure_cookies", &self.secure_cookies)
+            .field("bench_routes", &self.bench_routes)
             .field(
                 "sealing_key",
                 &self.sealing_key.as_ref().map(|_| "<redacted>"),
@@ -76,7 +81,7 @@ pub enum ConfigError {
 /// What `--help` prints.
 pub const USAGE: &str = "\
 Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
-             [--enrollment-ttl SECONDS] [--secure-cookies]
+             [--enrollment-ttl SECONDS] [--secure-cookies] [--bench-routes]
 
   --addr            where to listen (LUMEN_ADDR; default 127.0.0.1:3000)
   --database        a SQLite file, or a postgres:// URL (LUMEN_DATABASE;
@@ -86,6 +91,9 @@ Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
   --enrollment-ttl  how long an enrolment QR code is valid (LUMEN_ENROLLMENT_TTL;
                     default 180)
   --secure-cookies  mark cookies Secure, for HTTPS (LUMEN_SECURE_COOKIES=1)
+  --bench-routes    for the load test: /bench/guarded and /bench/unguarded serve
+                    the account page with and without the MFA guard
+                    (loopback addresses only)
 
 The key that seals TOTP secrets comes from LUMEN_SEALING_KEY (64 hex digits),
 or from lumen.key beside the database, generated on first start.";
@@ -100,6 +108,7 @@ impl Config {
             enrollment_ttl: 180,
             secure_cookies: false,
             sealing_key: None,
+            bench_routes: false,
         }
     }
 
@@ -118,6 +127,7 @@ impl Config {
         let mut schema = env("LUMEN_SCHEMA");
         let mut ttl = env("LUMEN_ENROLLMENT_TTL");
         let mut secure = env("LUMEN_SECURE_COOKIES").is_some_and(|v| v == "1" || v == "true");
+        let mut bench = false;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let slot = match flag.as_str() {
@@ -127,6 +137,10 @@ impl Config {
                 "--enrollment-ttl" => &mut ttl,
                 "--secure-cookies" => {
                     secure = true;
+                    continue;
+                }
+                "--bench-routes" => {
+                    bench = true;
                     continue;
                 }
                 "-h" | "--help" => return Err(ConfigError::Help),
@@ -164,6 +178,13 @@ impl Config {
             )?;
         }
         config.secure_cookies = secure;
+        if bench && !config.addr.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                name: "--bench-routes",
+                reason: "the unguarded copy of the account page is served on loopback addresses only",
+            });
+        }
+        config.bench_routes = bench;
         config.sealing_key = env("LUMEN_SEALING_KEY");
         Ok(config)
     }
@@ -254,6 +275,11 @@ mod tests {
             parse(&["--database", "postgres://x", "--schema", "a;drop"], &[]),
             Err(ConfigError::Invalid { .. })
         ));
+        assert!(matches!(
+            parse(&["--addr", "0.0.0.0:3000", "--bench-routes"], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(parse(&["--bench-routes"], &[]).unwrap().bench_routes);
     }
 
     #[test]

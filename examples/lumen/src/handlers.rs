@@ -719,8 +719,20 @@ pub const SESSION_COOKIE: &str = "lumen_session";
 
 /// The whole app: pages, the JSON API under `/api/mfa`, sessions in
 /// `sessions`.
-pub(crate) fn router<S: SessionStore + Clone>(app: AppState, sessions: S, secure: bool) -> Router {
-    let guarded = Router::new()
+pub(crate) fn router<S: SessionStore + Clone>(
+    app: AppState,
+    sessions: S,
+    secure: bool,
+    bench: bool,
+) -> Router {
+    let mut guarded = Router::new();
+    let mut open = Router::new();
+    if bench {
+        // The same page with and without the guard, for the load test.
+        guarded = guarded.route("/bench/guarded", get(profile));
+        open = open.route("/bench/unguarded", get(profile));
+    }
+    let guarded = guarded
         .route("/account", get(profile))
         .route("/account/authentication", get(authentication))
         .route("/account/mfa/enable", post(enable))
@@ -745,6 +757,7 @@ pub(crate) fn router<S: SessionStore + Clone>(app: AppState, sessions: S, secure
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .merge(guarded)
+        .merge(open)
         .with_state(app.clone())
         .nest("/api/mfa", mfa_axum::routes(app.mfa))
         .fallback(not_found)

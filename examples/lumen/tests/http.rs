@@ -534,3 +534,33 @@ on_both_backends!(
     errors_are_pages,
     an_expired_qr_code_leads_to_a_new_one,
 );
+
+/// The load test's pair of routes exist only when asked for, and differ
+/// only by the guard.
+#[tokio::test]
+async fn bench_routes_only_when_asked() {
+    let Some(test) = app(Backend::Sqlite).await else {
+        return;
+    };
+    let (mut client, _, _) = enrolled(&test, "ada@example.com").await;
+    assert_eq!(
+        client.get("/bench/guarded").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let mut config = test.config.clone();
+    config.bench_routes = true;
+    let bench = lumen::Lumen::new(config, std::sync::Arc::new(test.clock.clone()))
+        .await
+        .unwrap();
+    client.router = bench.router();
+    assert_eq!(client.get("/bench/guarded").await.status, StatusCode::OK);
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        client.get("/bench/guarded").await.location(),
+        Some("/mfa/challenge")
+    );
+    let unguarded = client.get("/bench/unguarded").await;
+    assert_eq!(unguarded.status, StatusCode::OK);
+    assert!(unguarded.body.contains("Welcome, Ada Lovelace"));
+}
