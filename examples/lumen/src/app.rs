@@ -165,6 +165,9 @@ impl Lumen {
     /// up.
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let key = sealing_key(&config)?;
+        // The decoy hash for unknown addresses is made now, so that the
+        // first such sign-in does not take longer than the others.
+        let _ = tokio::task::spawn_blocking(crate::security::decoy_hash).await;
         let issuer = "Lumen";
         let (db, store) = match &config.database {
             Database::Sqlite(path) => {
