@@ -23,6 +23,9 @@ use mfa_flow::totp_core::KeyUri;
 
 const PASSWORD: &str = "correct horse battery";
 
+/// How long to wait for a page: generous, for a busy 2-core CI machine.
+const PATIENCE: Duration = Duration::from_secs(20);
+
 /// A chromedriver process, stopped on drop.
 struct Driver(Child);
 
@@ -140,33 +143,29 @@ async fn wait_for_path(client: &Client, expected: &str, within: Duration) {
     }
 }
 
+/// The element, waiting for the page to show it.
+async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+}
+
 async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap();
+    let field = element(client, css).await;
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    element(client, css).await.click().await.unwrap();
 }
 
-/// The text of an element, waiting (up to 5 s) for the page to show it.
+/// The text of an element, waiting for the page to show it.
 async fn text(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(5))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    element(client, css).await.text().await.unwrap()
 }
 
 struct Session {
@@ -213,7 +212,7 @@ impl Session {
 
     async fn sign_out(&self) {
         click(&self.client, "header form button").await;
-        wait_for_path(&self.client, "/login", Duration::from_secs(5)).await;
+        wait_for_path(&self.client, "/login", PATIENCE).await;
     }
 
     async fn enter_code(&self, code: &str) {
@@ -270,7 +269,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     s.register(email, "1", true).await;
     screenshot(&s.client, "01-register").await;
     s.submit().await;
-    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
     assert!(
         text(&s.client, ".notice")
             .await
@@ -279,7 +278,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
 
     // The first sign-in after opting in leads to enrolment.
     s.sign_in(email).await;
-    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     let shot = screenshot(&s.client, "03-enroll").await;
     let uri = decode_qr(&shot);
     let parsed = KeyUri::parse(&uri).unwrap();
@@ -319,6 +318,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     assert_eq!(again, uri);
 
     s.enter_code(&good).await;
+    element(&s.client, "#recovery-codes").await;
     let codes: Vec<String> = {
         let items = s
             .client
@@ -334,14 +334,14 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     assert_eq!(codes.len(), 10);
     screenshot(&s.client, "05-recovery-codes").await;
     click(&s.client, "#continue").await;
-    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
     assert_eq!(text(&s.client, "#mfa-state").await, "On");
     screenshot(&s.client, "06-account").await;
 
     // Every later sign-in asks for a code.
     s.sign_out().await;
     s.sign_in(email).await;
-    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
     let field = s.client.find(Locator::Css("#code")).await.unwrap();
     assert_eq!(
         field.attr("inputmode").await.unwrap().as_deref(),
@@ -355,12 +355,12 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     clock.advance(30);
     let next = code(&app, &clock);
     s.enter_code(&next).await;
-    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
 
     // The same code on a new sign-in is refused.
     s.sign_out().await;
     s.sign_in(email).await;
-    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
     s.enter_code(&next).await;
     assert_eq!(path(&s.client).await, "/mfa/challenge");
     assert!(text(&s.client, ".error").await.contains("not valid"));
@@ -368,16 +368,17 @@ async fn register_enrol_and_sign_in_in_a_browser() {
 
     // A recovery code signs in once, not twice.
     click(&s.client, "#use-recovery").await;
-    wait_for_path(&s.client, "/mfa/recovery", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/recovery", PATIENCE).await;
     screenshot(&s.client, "09-recovery").await;
     s.enter_code(&codes[0]).await;
-    wait_for_path(&s.client, "/account/authentication", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/account/authentication", PATIENCE).await;
     assert_eq!(text(&s.client, "#codes-left").await, "9");
     screenshot(&s.client, "10-authentication").await;
     s.sign_out().await;
     s.sign_in(email).await;
-    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
     click(&s.client, "#use-recovery").await;
+    wait_for_path(&s.client, "/mfa/recovery", PATIENCE).await;
     s.enter_code(&codes[0]).await;
     assert_eq!(path(&s.client).await, "/mfa/recovery");
     assert!(text(&s.client, ".error").await.contains("not valid"));
@@ -405,9 +406,9 @@ async fn required_customers_enrol_and_others_opt_in_later() {
     assert!(!option.is_enabled().await.unwrap());
     screenshot(&s.client, "02-register-required-customer").await;
     s.submit().await;
-    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
     s.sign_in("grace@bank.example").await;
-    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     for page in ["/account", "/account/authentication"] {
         s.goto(page).await;
         assert_eq!(path(&s.client).await, "/mfa/enroll", "{page}");
@@ -418,24 +419,24 @@ async fn required_customers_enrol_and_others_opt_in_later() {
     // and needs a code at the next sign-in.
     s.register("alan@example.com", "1", false).await;
     s.submit().await;
-    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
     s.sign_in("alan@example.com").await;
-    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
     click(&s.client, "nav.side a[href='/account/authentication']").await;
-    wait_for_path(&s.client, "/account/authentication", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/account/authentication", PATIENCE).await;
     assert_eq!(text(&s.client, "#mfa-state").await, "Off");
     screenshot(&s.client, "11-authentication-off").await;
     click(&s.client, "#enable button").await;
-    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     let uri = decode_qr(&screenshot(&s.client, "12-enroll-from-account").await);
     let secret = KeyUri::parse(&uri).unwrap().secret().expose_base32();
     let app = authenticator(&secret);
     s.enter_code(&code(&app, &clock)).await;
     click(&s.client, "#continue").await;
-    wait_for_path(&s.client, "/account", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
     s.sign_out().await;
     s.sign_in("alan@example.com").await;
-    wait_for_path(&s.client, "/mfa/challenge", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
 
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
@@ -456,15 +457,15 @@ async fn the_enrolment_page_expires_by_itself() {
     };
     s.register("ada@example.com", "1", true).await;
     s.submit().await;
-    wait_for_path(&s.client, "/login", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
     s.sign_in("ada@example.com").await;
-    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     // The countdown runs in the browser; at zero the page leaves by itself.
     wait_for_path(&s.client, "/mfa/expired", Duration::from_secs(10)).await;
     assert!(text(&s.client, "h1").await.contains("expired"));
     screenshot(&s.client, "13-expired").await;
     click(&s.client, "#new-code").await;
-    wait_for_path(&s.client, "/mfa/enroll", Duration::from_secs(5)).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
 
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
