@@ -1,0 +1,228 @@
+//! The pages' handlers and the router.
+
+mod account;
+mod mfa;
+mod sign_in;
+mod web;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::StatusCode;
+use http::request::Parts;
+use maud::Markup;
+use mfa_axum::{Assurance, AssuranceRejection, CodeKind, MfaLayer};
+use mfa_flow::Outcome;
+use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
+
+use crate::db::Db;
+use crate::flow::LumenMfa;
+use crate::pages;
+use crate::security::{Broken, csrf_matches};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) mfa: Arc<LumenMfa>,
+    pub(crate) db: Db,
+}
+
+impl AppState {
+    fn now(&self) -> u64 {
+        self.mfa.service().now()
+    }
+}
+
+/// Something the user cannot fix: logged, answered with an error page.
+pub(crate) struct Problem(Broken);
+
+impl<E: Into<Broken>> From<E> for Problem {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        tracing::error!(target: "lumen", error = %self.0, "request failed");
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        (
+            status,
+            pages::error(status.as_u16(), "Something went wrong"),
+        )
+            .into_response()
+    }
+}
+
+fn mfa_broken<E: std::error::Error + Send + Sync + 'static>(e: E) -> Problem {
+    Problem(Broken::Mfa(Box::new(e)))
+}
+
+type Page = Result<Response, Problem>;
+
+/// The signed-in user (password checked, MFA perhaps not yet); anyone else
+/// is sent to the sign-in page.
+struct SignedIn(Assurance);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Assurance::from_request_parts(parts, state).await {
+            Ok(a) => Ok(Self(a)),
+            Err(AssuranceRejection::NotSignedIn) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// A form with its CSRF token.
+#[derive(Deserialize)]
+struct Csrf {
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// Refuses a form whose token is not the session's.
+async fn check_csrf(session: &Session, submitted: &str) -> Result<(), Response> {
+    match csrf_matches(session, submitted).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err((
+            StatusCode::FORBIDDEN,
+            pages::error(403, "This form has expired. Reload the page and try again"),
+        )
+            .into_response()),
+        Err(e) => Err(Problem(e).into_response()),
+    }
+}
+
+/// Messages chosen by a key in the query, never text from the query.
+#[derive(Deserialize)]
+struct Notice {
+    notice: Option<String>,
+}
+
+impl Notice {
+    fn text(&self) -> Option<&'static str> {
+        Some(match self.notice.as_deref()? {
+            "registered" => "Your account is ready. Sign in to continue.",
+            "signed-out" => "You are signed out.",
+            "mfa-off" => "Multi-factor authentication is off.",
+            "recovery-used" => {
+                "You signed in with a recovery code; that code no longer works. \
+                 Regenerate your codes if you are running low."
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// What to tell the user about a refused code, with the answer's status.
+fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, String) {
+    match outcome {
+        Outcome::Locked { until: Some(until) } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many wrong codes. Try again in {}.",
+                pages::time_left(until.saturating_sub(now))
+            ),
+        ),
+        Outcome::Locked { until: None } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong codes: sign-in with the app is locked. Use a recovery code, \
+             or ask your administrator to unlock your account."
+                .to_owned(),
+        ),
+        Outcome::Expired => (StatusCode::GONE, "This QR code has expired.".to_owned()),
+        Outcome::Malformed(_) if kind == CodeKind::Recovery => (
+            StatusCode::BAD_REQUEST,
+            "Enter a recovery code as it was shown to you, such as ABCD-EFGH-….".to_owned(),
+        ),
+        Outcome::Malformed(_) => (
+            StatusCode::BAD_REQUEST,
+            "Enter the 6-digit code from your authenticator app.".to_owned(),
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            "That code is not valid. Enter the code your app shows now; each code works once."
+                .to_owned(),
+        ),
+    }
+}
+
+fn with_status(status: StatusCode, page: Markup) -> Response {
+    (status, page).into_response()
+}
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "lumen_session";
+
+/// The whole app: pages, the JSON API under `/api/mfa`, sessions in
+/// `sessions`.
+pub(crate) fn router<S: SessionStore + Clone>(
+    app: AppState,
+    sessions: S,
+    secure: bool,
+    bench: bool,
+) -> Router {
+    let mut guarded = Router::new();
+    let mut open = Router::new();
+    if bench {
+        // The same page with and without the guard, for the load test.
+        guarded = guarded.route("/bench/guarded", get(account::profile));
+        open = open.route("/bench/unguarded", get(account::profile));
+    }
+    let guarded = guarded
+        .route("/account", get(account::profile))
+        .route("/account/authentication", get(account::authentication))
+        .route("/account/mfa/enable", post(account::enable))
+        .route("/account/mfa/disable", post(account::disable))
+        .route("/account/mfa/recovery-codes", post(account::regenerate))
+        .route_layer(MfaLayer::new(Arc::clone(&app.mfa)));
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(Expiry::OnInactivity(Duration::hours(12)));
+    Router::new()
+        .route("/", get(sign_in::home))
+        .route(
+            "/register",
+            get(sign_in::register_form).post(sign_in::register),
+        )
+        .route("/login", get(sign_in::login_form).post(sign_in::login))
+        .route("/logout", post(sign_in::logout))
+        .route("/mfa/enroll", get(mfa::enroll_form).post(mfa::enroll))
+        .route("/mfa/expired", get(mfa::expired))
+        .route(
+            "/mfa/challenge",
+            get(mfa::challenge_form).post(mfa::challenge),
+        )
+        .route("/mfa/recovery", get(mfa::recovery_form).post(mfa::recovery))
+        .route("/static/app.css", get(web::css))
+        .route("/static/app.js", get(web::js))
+        .merge(guarded)
+        .merge(open)
+        .with_state(app.clone())
+        .nest("/api/mfa", mfa_axum::routes(app.mfa))
+        .fallback(web::not_found)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(session_layer)
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(web::error_pages))
+        .layer(middleware::map_response(web::security_headers))
+}

@@ -1,0 +1,219 @@
+//! Registration, sign-in and sign-out.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::StatusCode;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{AppState, Csrf, Notice, Page, check_csrf, mfa_broken, with_status};
+use crate::db::User;
+use crate::pages::{self, Registration};
+use crate::security::{
+    Broken, csrf_token, decoy_hash, hash_password, new_user_id, password_matches, rotate_csrf,
+};
+
+pub(super) async fn home() -> Redirect {
+    Redirect::to("/account")
+}
+
+pub(super) async fn register_form(State(app): State<AppState>, session: Session) -> Page {
+    let csrf = csrf_token(&session).await?;
+    let customers = app.db.customers().await?;
+    let values = Registration {
+        customer: customers.first().map(|c| c.id),
+        ..Registration::default()
+    };
+    Ok(pages::register(&customers, &values, None, &csrf).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct RegisterForm {
+    csrf: String,
+    name: String,
+    email: String,
+    password: String,
+    customer: i64,
+    otp: Option<String>,
+}
+
+/// Lower case, trimmed: one account per address however it is typed.
+fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn valid_email(email: &str) -> bool {
+    let mut parts = email.split('@');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(local), Some(domain), None) if !local.is_empty() && domain.contains('.')
+    ) && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn registration_problem(form: &RegisterForm, email: &str) -> Option<&'static str> {
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Some("Enter your name (at most 100 characters).");
+    }
+    if !valid_email(email) {
+        return Some("Enter a valid email address.");
+    }
+    let length = form.password.chars().count();
+    if !(8..=128).contains(&length) {
+        return Some("Choose a password of 8 to 128 characters.");
+    }
+    None
+}
+
+pub(super) async fn register(
+    State(app): State<AppState>,
+    session: Session,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, Response> {
+    check_csrf(&session, &form.csrf).await?;
+    let result: Page = async {
+        let customers = app.db.customers().await?;
+        let email = normalize_email(&form.email);
+        let customer = customers.iter().find(|c| c.id == form.customer);
+        let problem = match customer {
+            None => Some("Choose your customer."),
+            Some(_) => registration_problem(&form, &email),
+        };
+        let (Some(customer), None) = (customer, problem) else {
+            let csrf = csrf_token(&session).await?;
+            let values = Registration {
+                name: &form.name,
+                email: &form.email,
+                customer: Some(form.customer),
+                otp: form.otp.is_some(),
+            };
+            let page = pages::register(&customers, &values, problem, &csrf);
+            return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, page));
+        };
+        let password = form.password.clone();
+        let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|_| Broken::Hash)??;
+        let user = User {
+            id: new_user_id()?,
+            name: form.name.trim().to_owned(),
+            email,
+            password_hash,
+            customer: customer.clone(),
+        };
+        // An address already registered gets the same answer as a new one,
+        // so the form does not tell who has an account.
+        if app.db.create_user(&user, app.now()).await?
+            && (form.otp.is_some() || customer.mfa_required)
+        {
+            app.mfa
+                .service()
+                .opt_in(&user.id)
+                .await
+                .map_err(mfa_broken)?;
+        }
+        Ok(Redirect::to("/login?notice=registered").into_response())
+    }
+    .await;
+    result.map_err(IntoResponse::into_response)
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    csrf: String,
+    email: String,
+    password: String,
+}
+
+pub(super) async fn login_form(session: Session, Query(notice): Query<Notice>) -> Page {
+    let csrf = csrf_token(&session).await?;
+    Ok(pages::login("", None, notice.text(), &csrf).into_response())
+}
+
+pub(super) async fn login(
+    State(app): State<AppState>,
+    session: Session,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Response> {
+    check_csrf(&session, &form.csrf).await?;
+    let result: Page = async {
+        let email = normalize_email(&form.email);
+        let now = app.now();
+        let csrf = csrf_token(&session).await?;
+        if let Some(until) = app.db.sign_in_locked_until(&email, now).await? {
+            let text = format!(
+                "Too many failed sign-ins. Try again in {}.",
+                pages::time_left(until - now)
+            );
+            let page = pages::login(&form.email, Some(&text), None, &csrf);
+            return Ok(with_status(StatusCode::TOO_MANY_REQUESTS, page));
+        }
+        let user = app.db.user_by_email(&email).await?;
+        let stored = user
+            .as_ref()
+            .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+        let password = form.password.clone();
+        let matches = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
+            .await
+            .map_err(|_| Broken::Hash)?;
+        let Some(user) = user.filter(|_| matches) else {
+            app.db.sign_in_failed(&email, now).await?;
+            let text = "Email or password is incorrect.";
+            let page = pages::login(&form.email, Some(text), None, &csrf);
+            return Ok(with_status(StatusCode::UNAUTHORIZED, page));
+        };
+        app.db.sign_in_succeeded(&email).await?;
+        mfa_axum::sign_in(&session, &user.id)
+            .await
+            .map_err(mfa_broken)?;
+        rotate_csrf(&session).await?;
+        // The MFA guard on /account sends the user on: enrolment, code, or in.
+        Ok(Redirect::to("/account").into_response())
+    }
+    .await;
+    result.map_err(IntoResponse::into_response)
+}
+
+pub(super) async fn logout(session: Session, Form(form): Form<Csrf>) -> Result<Response, Response> {
+    check_csrf(&session, &form.csrf).await?;
+    mfa_axum::sign_out(&session)
+        .await
+        .map_err(|e| mfa_broken(e).into_response())?;
+    Ok(Redirect::to("/login?notice=signed-out").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");
+        assert!(valid_email("ada@example.com"));
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a@b@example.com",
+            "ada @example.com",
+            "ada@localhost",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn notices_come_from_a_fixed_list() {
+        let notice = |n: &str| {
+            Notice {
+                notice: Some(n.to_owned()),
+            }
+            .text()
+        };
+        assert!(notice("registered").is_some());
+        assert!(notice("<script>alert(1)</script>").is_none());
+    }
+}
