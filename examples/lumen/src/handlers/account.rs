@@ -1,15 +1,14 @@
 //! Manage My Account, behind the MFA guard.
 
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use mfa_axum::{Assurance, CodeKind, UserPolicy};
 use mfa_flow::{FlowError, MfaError, Outcome};
 use tower_sessions::Session;
 
 use super::{
-    AppState, CodeForm, Csrf, Notice, Page, SignedIn, check_csrf, mfa_broken, refusal, with_status,
+    AppState, Checked, CodeForm, Csrf, Notice, Page, SignedIn, mfa_broken, refusal, with_status,
 };
 use crate::pages::{self, Account, Tab};
 use crate::security::csrf_token;
@@ -75,16 +74,14 @@ pub(super) async fn authentication(
 
 pub(super) async fn enable(
     State(app): State<AppState>,
-    session: Session,
     SignedIn(a): SignedIn,
-    Form(form): Form<Csrf>,
-) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
+    Checked(_): Checked<Csrf>,
+) -> Page {
     app.mfa
         .service()
         .opt_in(&a.user)
         .await
-        .map_err(|e| mfa_broken(e).into_response())?;
+        .map_err(mfa_broken)?;
     Ok(Redirect::to("/mfa/enroll").into_response())
 }
 
@@ -92,55 +89,45 @@ pub(super) async fn disable(
     State(app): State<AppState>,
     session: Session,
     SignedIn(a): SignedIn,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
-    let result: Page = async {
-        let policy = app.mfa.policy().policy(&a.user).await;
-        let tab = Tab::Authentication;
-        match app.mfa.service().disable(&a.user, policy, &form.code).await {
-            Ok(Outcome::Accepted(())) => {
-                Ok(Redirect::to("/account/authentication?notice=mfa-off").into_response())
-            }
-            Ok(refused) => {
-                let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
-                account_page(&app, &session, &a, tab, (Some(&text), None), status).await
-            }
-            Err(MfaError::Flow(FlowError::PolicyForbids)) => {
-                let text = "Your organisation requires multi-factor authentication.";
-                let status = StatusCode::FORBIDDEN;
-                account_page(&app, &session, &a, tab, (Some(text), None), status).await
-            }
-            Err(e) => Err(mfa_broken(e)),
+    Checked(form): Checked<CodeForm>,
+) -> Page {
+    let policy = app.mfa.policy().policy(&a.user).await;
+    let tab = Tab::Authentication;
+    match app.mfa.service().disable(&a.user, policy, &form.code).await {
+        Ok(Outcome::Accepted(())) => {
+            Ok(Redirect::to("/account/authentication?notice=mfa-off").into_response())
         }
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
+            account_page(&app, &session, &a, tab, (Some(&text), None), status).await
+        }
+        Err(MfaError::Flow(FlowError::PolicyForbids)) => {
+            let text = "Your organisation requires multi-factor authentication.";
+            let status = StatusCode::FORBIDDEN;
+            account_page(&app, &session, &a, tab, (Some(text), None), status).await
+        }
+        Err(e) => Err(mfa_broken(e)),
     }
-    .await;
-    result.map_err(IntoResponse::into_response)
 }
 
 pub(super) async fn regenerate(
     State(app): State<AppState>,
     session: Session,
     SignedIn(a): SignedIn,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
+    Checked(form): Checked<CodeForm>,
+) -> Page {
     let service = app.mfa.service();
-    let result: Page = async {
-        match service.regenerate_recovery_codes(&a.user, &form.code).await {
-            Ok(Outcome::Accepted(codes)) => {
-                let csrf = csrf_token(&session).await?;
-                let codes: Vec<&str> = codes.expose().collect();
-                Ok(pages::recovery_codes(&codes, "Your new recovery codes", &csrf).into_response())
-            }
-            Ok(refused) => {
-                let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
-                let message = (Some(text.as_str()), None);
-                account_page(&app, &session, &a, Tab::Authentication, message, status).await
-            }
-            Err(e) => Err(mfa_broken(e)),
+    match service.regenerate_recovery_codes(&a.user, &form.code).await {
+        Ok(Outcome::Accepted(codes)) => {
+            let csrf = csrf_token(&session).await?;
+            let codes: Vec<&str> = codes.expose().collect();
+            Ok(pages::recovery_codes(&codes, "Your new recovery codes", &csrf).into_response())
         }
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
+            let message = (Some(text.as_str()), None);
+            account_page(&app, &session, &a, Tab::Authentication, message, status).await
+        }
+        Err(e) => Err(mfa_broken(e)),
     }
-    .await;
-    result.map_err(IntoResponse::into_response)
 }

@@ -1,15 +1,14 @@
 //! Enrolment, the code page and the recovery-code page.
 
-use axum::Form;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use mfa_axum::{Assurance, CodeKind, Failure, Level, UserPolicy};
 use mfa_flow::{FlowError, MfaError, Outcome, Requirement};
 use tower_sessions::Session;
 
 use super::{
-    AppState, CodeForm, Page, Problem, SignedIn, check_csrf, mfa_broken, refusal, with_status,
+    AppState, Checked, CodeForm, Page, Problem, SignedIn, mfa_broken, refusal, with_status,
 };
 use crate::pages::{self, Enrolment};
 use crate::security::csrf_token;
@@ -61,31 +60,26 @@ pub(super) async fn enroll(
     State(app): State<AppState>,
     session: Session,
     SignedIn(a): SignedIn,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
-    let result: Page = async {
-        match app.mfa.confirm(&session, &form.code).await {
-            Ok(Outcome::Accepted(enrolled)) => {
-                let csrf = csrf_token(&session).await?;
-                let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
-                let heading = "Multi-factor authentication is on";
-                Ok(pages::recovery_codes(&codes, heading, &csrf).into_response())
-            }
-            Ok(Outcome::Expired) => Ok(Redirect::to("/mfa/expired").into_response()),
-            Ok(refused) => {
-                let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
-                enroll_page(&app, &session, &a.user, Some((status, &text))).await
-            }
-            Err(Failure::Mfa(MfaError::Flow(FlowError::NoPendingEnrollment))) => {
-                Ok(Redirect::to("/mfa/expired").into_response())
-            }
-            Err(Failure::NotSignedIn) => Ok(Redirect::to("/login").into_response()),
-            Err(e) => Err(mfa_broken(e)),
+    Checked(form): Checked<CodeForm>,
+) -> Page {
+    match app.mfa.confirm(&session, &form.code).await {
+        Ok(Outcome::Accepted(enrolled)) => {
+            let csrf = csrf_token(&session).await?;
+            let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
+            let heading = "Multi-factor authentication is on";
+            Ok(pages::recovery_codes(&codes, heading, &csrf).into_response())
         }
+        Ok(Outcome::Expired) => Ok(Redirect::to("/mfa/expired").into_response()),
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
+            enroll_page(&app, &session, &a.user, Some((status, &text))).await
+        }
+        Err(Failure::Mfa(MfaError::Flow(FlowError::NoPendingEnrollment))) => {
+            Ok(Redirect::to("/mfa/expired").into_response())
+        }
+        Err(Failure::NotSignedIn) => Ok(Redirect::to("/login").into_response()),
+        Err(e) => Err(mfa_broken(e)),
     }
-    .await;
-    result.map_err(IntoResponse::into_response)
 }
 
 pub(super) async fn expired(session: Session, SignedIn(_): SignedIn) -> Page {
@@ -127,32 +121,27 @@ async fn check_code(
     a: &Assurance,
     form: &CodeForm,
     kind: CodeKind,
-) -> Result<Response, Response> {
-    check_csrf(session, &form.csrf).await?;
-    let result: Page = async {
-        if !wants_a_code(app, a).await? {
-            return Ok(Redirect::to("/account").into_response());
-        }
-        match app.mfa.verify(session, &form.code, kind).await {
-            Ok(Outcome::Accepted(_)) if kind == CodeKind::Recovery => {
-                Ok(Redirect::to("/account/authentication?notice=recovery-used").into_response())
-            }
-            Ok(Outcome::Accepted(_)) => Ok(Redirect::to("/account").into_response()),
-            Ok(refused) => {
-                let (status, text) = refusal(&refused, app.now(), kind);
-                let csrf = csrf_token(session).await?;
-                let page = match kind {
-                    CodeKind::Recovery => pages::recovery(Some(&text), &csrf),
-                    _ => pages::challenge(Some(&text), &csrf),
-                };
-                Ok(with_status(status, page))
-            }
-            Err(Failure::NotSignedIn) => Ok(Redirect::to("/login").into_response()),
-            Err(e) => Err(mfa_broken(e)),
-        }
+) -> Page {
+    if !wants_a_code(app, a).await? {
+        return Ok(Redirect::to("/account").into_response());
     }
-    .await;
-    result.map_err(IntoResponse::into_response)
+    match app.mfa.verify(session, &form.code, kind).await {
+        Ok(Outcome::Accepted(_)) if kind == CodeKind::Recovery => {
+            Ok(Redirect::to("/account/authentication?notice=recovery-used").into_response())
+        }
+        Ok(Outcome::Accepted(_)) => Ok(Redirect::to("/account").into_response()),
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, app.now(), kind);
+            let csrf = csrf_token(session).await?;
+            let page = match kind {
+                CodeKind::Recovery => pages::recovery(Some(&text), &csrf),
+                _ => pages::challenge(Some(&text), &csrf),
+            };
+            Ok(with_status(status, page))
+        }
+        Err(Failure::NotSignedIn) => Ok(Redirect::to("/login").into_response()),
+        Err(e) => Err(mfa_broken(e)),
+    }
 }
 
 pub(super) async fn challenge_form(
@@ -167,8 +156,8 @@ pub(super) async fn challenge(
     State(app): State<AppState>,
     session: Session,
     SignedIn(a): SignedIn,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Response> {
+    Checked(form): Checked<CodeForm>,
+) -> Page {
     check_code(&app, &session, &a, &form, CodeKind::Totp).await
 }
 
@@ -184,7 +173,7 @@ pub(super) async fn recovery(
     State(app): State<AppState>,
     session: Session,
     SignedIn(a): SignedIn,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, Response> {
+    Checked(form): Checked<CodeForm>,
+) -> Page {
     check_code(&app, &session, &a, &form, CodeKind::Recovery).await
 }

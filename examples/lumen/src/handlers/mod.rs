@@ -1,5 +1,16 @@
 //! The pages' handlers and the router.
 
+/// Forms whose CSRF token is their `csrf` field.
+macro_rules! protected {
+    ($($form:ty),*) => {
+        $(impl crate::handlers::Protected for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+
 mod account;
 mod mfa;
 mod sign_in;
@@ -7,17 +18,18 @@ mod web;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Form, Router};
 use http::StatusCode;
 use http::request::Parts;
 use maud::Markup;
 use mfa_axum::{Assurance, AssuranceRejection, CodeKind, MfaLayer};
 use mfa_flow::Outcome;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time::Duration;
@@ -84,7 +96,12 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-/// A form with its CSRF token.
+/// A form that carries the session's CSRF token.
+trait Protected: DeserializeOwned {
+    fn csrf(&self) -> &str;
+}
+
+/// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
 struct Csrf {
     csrf: String,
@@ -96,16 +113,34 @@ struct CodeForm {
     code: String,
 }
 
-/// Refuses a form whose token is not the session's.
-async fn check_csrf(session: &Session, submitted: &str) -> Result<(), Response> {
-    match csrf_matches(session, submitted).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err((
-            StatusCode::FORBIDDEN,
-            pages::error(403, "This form has expired. Reload the page and try again"),
-        )
-            .into_response()),
-        Err(e) => Err(Problem(e).into_response()),
+protected!(Csrf, CodeForm);
+
+/// A posted form whose CSRF token is the session's: every form handler
+/// takes its form through this, so none can forget the check. A missing or
+/// wrong token is refused (403) before the handler runs.
+struct Checked<T>(T);
+
+impl<T: Protected + Send, S: Send + Sync> FromRequest<S> for Checked<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
+        let Form(form) = Form::<T>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match csrf_matches(&session, form.csrf()).await {
+            Ok(true) => Ok(Self(form)),
+            Ok(false) => Err((
+                StatusCode::FORBIDDEN,
+                pages::error(403, "This form has expired. Reload the page and try again"),
+            )
+                .into_response()),
+            Err(e) => Err(Problem(e).into_response()),
+        }
     }
 }
 

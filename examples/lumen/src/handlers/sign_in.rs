@@ -1,13 +1,12 @@
 //! Registration, sign-in and sign-out.
 
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{AppState, Csrf, Notice, Page, check_csrf, mfa_broken, with_status};
+use super::{AppState, Checked, Csrf, Notice, Page, mfa_broken, with_status};
 use crate::db::User;
 use crate::pages::{self, Registration};
 use crate::security::{
@@ -70,54 +69,48 @@ fn registration_problem(form: &RegisterForm, email: &str) -> Option<&'static str
 pub(super) async fn register(
     State(app): State<AppState>,
     session: Session,
-    Form(form): Form<RegisterForm>,
-) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
-    let result: Page = async {
-        let customers = app.db.customers().await?;
-        let email = normalize_email(&form.email);
-        let customer = customers.iter().find(|c| c.id == form.customer);
-        let problem = match customer {
-            None => Some("Choose your customer."),
-            Some(_) => registration_problem(&form, &email),
+    Checked(form): Checked<RegisterForm>,
+) -> Page {
+    let customers = app.db.customers().await?;
+    let email = normalize_email(&form.email);
+    let customer = customers.iter().find(|c| c.id == form.customer);
+    let problem = match customer {
+        None => Some("Choose your customer."),
+        Some(_) => registration_problem(&form, &email),
+    };
+    let (Some(customer), None) = (customer, problem) else {
+        let csrf = csrf_token(&session).await?;
+        let values = Registration {
+            name: &form.name,
+            email: &form.email,
+            customer: Some(form.customer),
+            otp: form.otp.is_some(),
         };
-        let (Some(customer), None) = (customer, problem) else {
-            let csrf = csrf_token(&session).await?;
-            let values = Registration {
-                name: &form.name,
-                email: &form.email,
-                customer: Some(form.customer),
-                otp: form.otp.is_some(),
-            };
-            let page = pages::register(&customers, &values, problem, &csrf);
-            return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, page));
-        };
-        let password = form.password.clone();
-        let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        let page = pages::register(&customers, &values, problem, &csrf);
+        return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, page));
+    };
+    let password = form.password.clone();
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| Broken::Hash)??;
+    let user = User {
+        id: new_user_id()?,
+        name: form.name.trim().to_owned(),
+        email,
+        password_hash,
+        customer: customer.clone(),
+    };
+    // An address already registered gets the same answer as a new one,
+    // so the form does not tell who has an account.
+    if app.db.create_user(&user, app.now()).await? && (form.otp.is_some() || customer.mfa_required)
+    {
+        app.mfa
+            .service()
+            .opt_in(&user.id)
             .await
-            .map_err(|_| Broken::Hash)??;
-        let user = User {
-            id: new_user_id()?,
-            name: form.name.trim().to_owned(),
-            email,
-            password_hash,
-            customer: customer.clone(),
-        };
-        // An address already registered gets the same answer as a new one,
-        // so the form does not tell who has an account.
-        if app.db.create_user(&user, app.now()).await?
-            && (form.otp.is_some() || customer.mfa_required)
-        {
-            app.mfa
-                .service()
-                .opt_in(&user.id)
-                .await
-                .map_err(mfa_broken)?;
-        }
-        Ok(Redirect::to("/login?notice=registered").into_response())
+            .map_err(mfa_broken)?;
     }
-    .await;
-    result.map_err(IntoResponse::into_response)
+    Ok(Redirect::to("/login?notice=registered").into_response())
 }
 
 #[derive(Deserialize)]
@@ -127,6 +120,8 @@ pub(super) struct LoginForm {
     password: String,
 }
 
+protected!(RegisterForm, LoginForm);
+
 pub(super) async fn login_form(session: Session, Query(notice): Query<Notice>) -> Page {
     let csrf = csrf_token(&session).await?;
     Ok(pages::login("", None, notice.text(), &csrf).into_response())
@@ -135,52 +130,44 @@ pub(super) async fn login_form(session: Session, Query(notice): Query<Notice>) -
 pub(super) async fn login(
     State(app): State<AppState>,
     session: Session,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
-    let result: Page = async {
-        let email = normalize_email(&form.email);
-        let now = app.now();
-        let csrf = csrf_token(&session).await?;
-        if let Some(until) = app.db.sign_in_locked_until(&email, now).await? {
-            let text = format!(
-                "Too many failed sign-ins. Try again in {}.",
-                pages::time_left(until - now)
-            );
-            let page = pages::login(&form.email, Some(&text), None, &csrf);
-            return Ok(with_status(StatusCode::TOO_MANY_REQUESTS, page));
-        }
-        let user = app.db.user_by_email(&email).await?;
-        let stored = user
-            .as_ref()
-            .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-        let password = form.password.clone();
-        let matches = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
-            .await
-            .map_err(|_| Broken::Hash)?;
-        let Some(user) = user.filter(|_| matches) else {
-            app.db.sign_in_failed(&email, now).await?;
-            let text = "Email or password is incorrect.";
-            let page = pages::login(&form.email, Some(text), None, &csrf);
-            return Ok(with_status(StatusCode::UNAUTHORIZED, page));
-        };
-        app.db.sign_in_succeeded(&email).await?;
-        mfa_axum::sign_in(&session, &user.id)
-            .await
-            .map_err(mfa_broken)?;
-        rotate_csrf(&session).await?;
-        // The MFA guard on /account sends the user on: enrolment, code, or in.
-        Ok(Redirect::to("/account").into_response())
+    Checked(form): Checked<LoginForm>,
+) -> Page {
+    let email = normalize_email(&form.email);
+    let now = app.now();
+    let csrf = csrf_token(&session).await?;
+    if let Some(until) = app.db.sign_in_locked_until(&email, now).await? {
+        let text = format!(
+            "Too many failed sign-ins. Try again in {}.",
+            pages::time_left(until - now)
+        );
+        let page = pages::login(&form.email, Some(&text), None, &csrf);
+        return Ok(with_status(StatusCode::TOO_MANY_REQUESTS, page));
     }
-    .await;
-    result.map_err(IntoResponse::into_response)
+    let user = app.db.user_by_email(&email).await?;
+    let stored = user
+        .as_ref()
+        .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+    let password = form.password.clone();
+    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
+        .await
+        .map_err(|_| Broken::Hash)?;
+    let Some(user) = user.filter(|_| matches) else {
+        app.db.sign_in_failed(&email, now).await?;
+        let text = "Email or password is incorrect.";
+        let page = pages::login(&form.email, Some(text), None, &csrf);
+        return Ok(with_status(StatusCode::UNAUTHORIZED, page));
+    };
+    app.db.sign_in_succeeded(&email).await?;
+    mfa_axum::sign_in(&session, &user.id)
+        .await
+        .map_err(mfa_broken)?;
+    rotate_csrf(&session).await?;
+    // The MFA guard on /account sends the user on: enrolment, code, or in.
+    Ok(Redirect::to("/account").into_response())
 }
 
-pub(super) async fn logout(session: Session, Form(form): Form<Csrf>) -> Result<Response, Response> {
-    check_csrf(&session, &form.csrf).await?;
-    mfa_axum::sign_out(&session)
-        .await
-        .map_err(|e| mfa_broken(e).into_response())?;
+pub(super) async fn logout(session: Session, Checked(_): Checked<Csrf>) -> Page {
+    mfa_axum::sign_out(&session).await.map_err(mfa_broken)?;
     Ok(Redirect::to("/login?notice=signed-out").into_response())
 }
 
