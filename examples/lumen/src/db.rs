@@ -167,27 +167,26 @@ impl Db {
     }
 
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>, sqlx::Error> {
-        on!(self, |pool, t| {
-            sqlx::query(&format!(
-                "SELECT {USER_COLUMNS} FROM {t}users u JOIN {t}customers c ON c.id = u.customer_id
-                 WHERE u.email = $1"
-            ))
-            .bind(email)
-            .fetch_optional(pool)
-            .await?
-            .as_ref()
-            .map(user_from)
-            .transpose()
-        })
+        self.user_where("email", email).await
     }
 
     pub(crate) async fn user(&self, id: &str) -> Result<Option<User>, sqlx::Error> {
+        self.user_where("id", id).await
+    }
+
+    /// The user whose `column` (a unique one, named by this module) is
+    /// `value`.
+    async fn user_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<User>, sqlx::Error> {
         on!(self, |pool, t| {
             sqlx::query(&format!(
                 "SELECT {USER_COLUMNS} FROM {t}users u JOIN {t}customers c ON c.id = u.customer_id
-                 WHERE u.id = $1"
+                 WHERE u.{column} = $1"
             ))
-            .bind(id)
+            .bind(value)
             .fetch_optional(pool)
             .await?
             .as_ref()
