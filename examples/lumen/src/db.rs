@@ -1,5 +1,6 @@
 //! Customers, users and the sign-in throttle, in SQLite or PostgreSQL.
 
+use mfa_flow::ThrottleConfig;
 use mfa_store_sqlx::sqlx::{self, PgPool, Row, SqlitePool};
 
 /// The app's own tables (the MFA records and sessions have theirs).
@@ -215,24 +216,35 @@ impl Db {
     }
 
     /// Counts a failed sign-in for this email (registered or not, so the
-    /// answer says nothing about registration): from the 5th failure in a
-    /// row, sign-ins wait 30 s, doubling up to 15 minutes. One statement, so
-    /// racing failures are each counted.
+    /// answer says nothing about registration) and locks sign-ins on the
+    /// schedule of MFA codes (`ThrottleConfig`: from the 5th failure in a
+    /// row 30 s, doubling up to 15 minutes). The count is one atomic
+    /// increment, so racing failures are each counted; a lock only ever
+    /// grows.
     pub(crate) async fn sign_in_failed(&self, email: &str, now: u64) -> Result<(), sqlx::Error> {
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
-        on!(self, |pool, t| {
-            sqlx::query(&format!(
+        let failures: i64 = on!(self, |pool, t| {
+            sqlx::query_scalar(&format!(
                 "INSERT INTO {t}sign_in_throttle AS s (email, failures, locked_until)
                  VALUES ($1, 1, 0)
-                 ON CONFLICT (email) DO UPDATE SET
-                   failures = s.failures + 1,
-                   locked_until = CASE WHEN s.failures + 1 >= 5
-                     THEN CAST($2 AS BIGINT) + MIN_FN(900, 30 * (1 << CAST(MIN_FN(5, s.failures + 1 - 5) AS INTEGER)))
-                     ELSE 0 END"
-            )
-            .replace("MIN_FN", min_function(self)))
+                 ON CONFLICT (email) DO UPDATE SET failures = s.failures + 1
+                 RETURNING failures"
+            ))
             .bind(email)
-            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+        let Some(lock) = ThrottleConfig::default().lock_after(failures) else {
+            return Ok(());
+        };
+        let until = i64::try_from(now.saturating_add(lock)).unwrap_or(i64::MAX);
+        on!(self, |pool, t| {
+            sqlx::query(&format!(
+                "UPDATE {t}sign_in_throttle SET locked_until = $2
+                 WHERE email = $1 AND locked_until < $2"
+            ))
+            .bind(email)
+            .bind(until)
             .execute(pool)
             .await?;
             Ok(())
@@ -247,13 +259,5 @@ impl Db {
                 .await?;
             Ok(())
         })
-    }
-}
-
-/// SQLite's two-argument `min` is PostgreSQL's `least`.
-fn min_function(db: &Db) -> &'static str {
-    match db {
-        Db::Sqlite(_) => "min",
-        Db::Postgres(..) => "least",
     }
 }
