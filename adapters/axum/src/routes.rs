@@ -101,7 +101,6 @@ async fn begin<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
-    _: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, Response> {
     let now = mfa.service.now();
@@ -129,7 +128,6 @@ async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
-    _: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, Response> {
     login(&mfa, &session, &body.code, CodeKind::Totp).await
@@ -138,7 +136,6 @@ async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
 async fn recovery<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     State(mfa): State<Arc<Mfa<St, C, P>>>,
     session: Session,
-    _: Assurance,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, Response> {
     login(&mfa, &session, &body.code, CodeKind::Recovery).await
