@@ -59,8 +59,9 @@ fn tools_present() -> bool {
     false
 }
 
-/// A headless Chromium session through a fresh chromedriver.
-async fn browser() -> (Driver, Client) {
+/// A headless Chromium session through a fresh chromedriver; downloads go
+/// to `downloads`.
+async fn browser(downloads: &std::path::Path) -> (Driver, Client) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -79,7 +80,11 @@ async fn browser() -> (Driver, Client) {
         "goog:chromeOptions".to_owned(),
         serde_json::json!({
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1200,1000"]
+                     "--disable-dev-shm-usage", "--window-size=1200,1000"],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false
+            }
         }),
     );
     let url = format!("http://127.0.0.1:{port}");
@@ -225,6 +230,7 @@ impl Session {
 /// server, chromedriver and the browser session.
 struct Running {
     clock: ManualClock,
+    downloads: PathBuf,
     _dir: tempfile::TempDir,
     server: lumen::Running,
     _driver: Driver,
@@ -239,13 +245,16 @@ async fn start(ttl: u64) -> Option<Running> {
         lumen, clock, dir, ..
     } = app_with_ttl(Backend::Sqlite, ttl).await?;
     let server = lumen.serve().await.unwrap();
-    let (driver, client) = browser().await;
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let (driver, client) = browser(&downloads).await;
     let s = Session {
         base: format!("http://{}", server.addr),
         client,
     };
     Some(Running {
         clock,
+        downloads,
         _dir: dir,
         server,
         _driver: driver,
@@ -257,6 +266,7 @@ async fn start(ttl: u64) -> Option<Running> {
 async fn register_enrol_and_sign_in_in_a_browser() {
     let Some(Running {
         clock,
+        downloads,
         _dir,
         server,
         _driver,
@@ -333,6 +343,25 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     };
     assert_eq!(codes.len(), 10);
     screenshot(&s.client, "05-recovery-codes").await;
+    // "Download" saves the same codes as a text file.
+    click(&s.client, "#download-codes").await;
+    let file = downloads.join("lumen-recovery-codes.txt");
+    let listed = || {
+        std::fs::read_to_string(&file)
+            .map(|text| text.lines().skip(2).map(str::to_owned).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    // Chrome may create the file before it has written it.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while listed() != codes {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the download {} does not list the codes: {:?}",
+            file.display(),
+            listed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     click(&s.client, "#continue").await;
     wait_for_path(&s.client, "/account", PATIENCE).await;
     assert_eq!(text(&s.client, "#mfa-state").await, "On");
@@ -391,6 +420,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
 async fn required_customers_enrol_and_others_opt_in_later() {
     let Some(Running {
         clock,
+        downloads: _,
         _dir,
         server,
         _driver,
