@@ -1,118 +1,337 @@
-//! Extractors for handlers.
+//! The session-bound API for handlers: one extractor that knows the
+//! signed-in user and offers every MFA operation.
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Redirect, Response};
 use http::request::Parts;
+use http::{HeaderMap, header};
+use mfa_flow::{Enrolled, Login, Outcome, RecoveryCodes, Status};
 use tower_sessions::Session;
 
-use crate::answer::error;
-use crate::mfa::Passed;
-use crate::session::{Assurance, assurance};
+use crate::decision::{Need, decide};
+use crate::error::Error;
+use crate::flow::Bound;
+use crate::identity::UserId;
+use crate::mfa::Mfa;
+use crate::session::{Assurance, Level, raise};
+use crate::values::{CodeKind, Enrollment};
 
-/// Why [`Assurance`] could not be extracted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AssuranceRejection {
-    /// No session on the request.
-    #[error("no session on the request: is tower_sessions::SessionManagerLayer installed?")]
-    SessionLayerMissing,
-    /// Nobody signed in to this session.
-    #[error("nobody is signed in")]
-    NotSignedIn,
-    /// The session store failed.
-    #[error("the session store failed")]
-    SessionUnavailable,
+/// What the guard leaves in the request extensions for the extractors, so
+/// the session is bound once per request.
+#[derive(Clone)]
+pub(crate) struct Passed {
+    pub(crate) mfa: Mfa,
+    pub(crate) bound: Bound,
 }
 
-impl IntoResponse for AssuranceRejection {
-    fn into_response(self) -> Response {
-        let message = Some(self.to_string());
-        match self {
-            Self::SessionLayerMissing => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "session_layer_missing",
-                message,
-            ),
-            Self::NotSignedIn => error(StatusCode::UNAUTHORIZED, "not_signed_in", message),
-            _ => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "session_unavailable",
-                message,
-            ),
-        }
+/// Whether the client wants JSON rather than a page.
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
+    let has_json = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"))
+    };
+    has_json(header::ACCEPT) || has_json(header::CONTENT_TYPE)
+}
+
+/// The signed-in user's MFA, for handlers: who it is, how far the session
+/// has got, and every operation of the flow for that user. The guard, the
+/// JSON routes and the application's pages all go through it.
+///
+/// Extracted from the request's session and the application's
+/// [`Identity`](crate::Identity), with the [`Mfa`] handle from the state
+/// (`Mfa: FromRef<S>`). Behind [`MfaLayer`](crate::MfaLayer) it reuses what
+/// the guard already read. Nobody signed in is a rejection: `303` to the
+/// sign-in page for a page request, `401 {"error":"not_signed_in"}` for
+/// JSON; as an `Option<MfaSession>` it is `None`.
+///
+/// Operations that accept a code raise the session to [`Level::Mfa`] with a
+/// new session id. Factor changes (regenerating recovery codes, turning MFA
+/// off) need a session at [`Level::Mfa`] **and** a code in the same
+/// request, which the flow accepts only if it is newer than every code
+/// used before (so newer than the one that raised the session) or an
+/// unused recovery code.
+#[derive(Clone)]
+pub struct MfaSession {
+    mfa: Mfa,
+    bound: Bound,
+}
+
+impl std::fmt::Debug for MfaSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaSession")
+            .field("assurance", &self.bound.assurance)
+            .finish_non_exhaustive()
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Assurance {
-    type Rejection = AssuranceRejection;
+impl MfaSession {
+    /// The signed-in user.
+    #[must_use]
+    pub fn user(&self) -> &UserId {
+        &self.bound.assurance.user
+    }
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // The guard leaves what it read from the session in the extensions.
+    /// How far the session has got.
+    #[must_use]
+    pub fn assurance(&self) -> &Assurance {
+        &self.bound.assurance
+    }
+
+    /// The `tower-sessions` session.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.bound.session
+    }
+
+    /// The service clock's current time (Unix seconds).
+    #[must_use]
+    pub fn now(&self) -> u64 {
+        self.mfa.now()
+    }
+
+    /// What this session needs before a route with the given `step_up`
+    /// (seconds, for sensitive routes) lets it through: the guard's
+    /// decision ([`decide`]). Reads the MFA record only below the level.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the MFA store is down.
+    pub async fn need(&self, step_up: Option<u64>) -> Result<Need, Error> {
+        let now = self.now();
+        let assurance = &self.bound.assurance;
+        if let Some(need) = decide(assurance, None, step_up, now) {
+            return Ok(need);
+        }
+        let requirement = self.mfa.0.requirement(&assurance.user).await?;
+        Ok(decide(assurance, Some(requirement), step_up, now).unwrap_or(Need::Code))
+    }
+
+    /// Records that the user opted in; the enrolment page then sets it up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] or [`Error::Contention`].
+    pub async fn opt_in(&self) -> Result<(), Error> {
+        self.mfa.0.opt_in(self.user()).await
+    }
+
+    /// The enrolment to show: the pending one again (the same QR code and
+    /// expiry, so a reload or a wrong code does not replace what the user
+    /// scanned), or a new one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyEnrolled`] when MFA is active;
+    /// [`Error::InvalidAccountName`]; store errors.
+    pub async fn enrollment(&self) -> Result<Enrollment, Error> {
+        self.mfa.0.enrollment(self.user()).await
+    }
+
+    /// Confirms the pending enrolment with a code from the app. When it is
+    /// accepted the session is raised to [`Level::Mfa`] with a new id; the
+    /// recovery codes in the answer are to be shown this once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoPendingEnrollment`]; store and session errors.
+    pub async fn confirm(&mut self, code: &str) -> Result<Outcome<Enrolled>, Error> {
+        let outcome = self.mfa.0.confirm(self.user(), code).await?;
+        if outcome.is_accepted() {
+            self.raise().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Checks a code of the `kind` the user chose. When it is accepted the
+    /// session is raised to [`Level::Mfa`] with a new id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotEnrolled`]; store and session errors.
+    pub async fn verify(&mut self, code: &str, kind: CodeKind) -> Result<Outcome<Login>, Error> {
+        let outcome = self.mfa.0.verify(self.user(), code, kind).await?;
+        if outcome.is_accepted() {
+            self.raise().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The user's MFA status (state, recovery codes left, lock). Show the
+    /// details only to a session that has the assurance the page needs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn status(&self) -> Result<Status, Error> {
+        self.mfa.0.status(self.user()).await
+    }
+
+    /// Replaces the recovery codes: a factor change, so it needs a session
+    /// at [`Level::Mfa`] and a current code from the app, newer than the
+    /// last one used.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MfaRequired`] below [`Level::Mfa`]; [`Error::NotEnrolled`];
+    /// store errors.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        code: &str,
+    ) -> Result<Outcome<RecoveryCodes>, Error> {
+        self.passed_mfa()?;
+        self.mfa.0.regenerate(self.user(), code).await
+    }
+
+    /// Turns MFA off where the user's policy allows it: a factor change, so
+    /// it needs a session at [`Level::Mfa`] and a current code (or an unused
+    /// recovery code) in this request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MfaRequired`] below [`Level::Mfa`];
+    /// [`Error::PolicyForbids`] where MFA is required; store errors.
+    pub async fn disable(&self, code: &str) -> Result<Outcome<()>, Error> {
+        self.passed_mfa()?;
+        self.mfa.0.disable(self.user(), code).await
+    }
+
+    fn passed_mfa(&self) -> Result<(), Error> {
+        if self.bound.assurance.level == Level::Mfa {
+            Ok(())
+        } else {
+            Err(Error::MfaRequired)
+        }
+    }
+
+    async fn raise(&mut self) -> Result<(), Error> {
+        let now = self.now();
+        self.bound.assurance = raise(&self.bound.session, self.user(), now).await?;
+        Ok(())
+    }
+
+    async fn extract(parts: &Parts, mfa: impl FnOnce() -> Mfa) -> Result<Option<Self>, Error> {
         if let Some(passed) = parts.extensions.get::<Passed>() {
-            return Ok(passed.assurance.clone());
+            return Ok(Some(Self {
+                mfa: passed.mfa.clone(),
+                bound: passed.bound.clone(),
+            }));
         }
-        let session = parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or(AssuranceRejection::SessionLayerMissing)?;
-        assurance(&session)
-            .await
-            .map_err(|_| AssuranceRejection::SessionUnavailable)?
-            .ok_or(AssuranceRejection::NotSignedIn)
+        let mfa = mfa();
+        let bound = mfa.0.bind(&parts.extensions).await?;
+        Ok(bound.map(|bound| Self { mfa, bound }))
     }
 }
 
-/// The signed-in user's MFA status (state, confirmed at, recovery codes
-/// left, lock), for handlers behind [`MfaLayer`](crate::MfaLayer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MfaStatus(pub mfa_flow::Status);
-
-/// Why [`MfaStatus`] could not be extracted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MfaStatusRejection {
-    /// The route is not behind the guard.
-    #[error("no MFA status on the request: is mfa_axum::MfaLayer installed on this route?")]
-    LayerMissing,
-    /// Nobody signed in, or no session.
-    #[error(transparent)]
-    Assurance(#[from] AssuranceRejection),
-    /// The MFA store could not answer.
-    #[error("the MFA status is unavailable")]
-    Unavailable(StatusCode, &'static str),
+/// Why [`MfaSession`] (or [`Assurance`]) could not be extracted: nobody
+/// signed in, or the session could not be read. A page request with nobody
+/// signed in is sent to the sign-in page (`303`); everything else is the
+/// [`Error`]'s JSON answer.
+#[derive(Debug)]
+pub struct MfaRejection {
+    error: Error,
+    sign_in: Option<String>,
 }
 
-impl IntoResponse for MfaStatusRejection {
+impl MfaRejection {
+    fn new(error: Error, parts: &Parts, mfa: &Mfa) -> Self {
+        let sign_in = (matches!(error, Error::NotSignedIn) && !wants_json(&parts.headers))
+            .then(|| mfa.0.paths().sign_in.clone());
+        Self { error, sign_in }
+    }
+
+    /// Why.
+    #[must_use]
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+}
+
+impl std::fmt::Display for MfaRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for MfaRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl IntoResponse for MfaRejection {
     fn into_response(self) -> Response {
-        match self {
-            Self::LayerMissing => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "mfa_layer_missing",
-                Some(self.to_string()),
-            ),
-            Self::Assurance(inner) => inner.into_response(),
-            Self::Unavailable(status, code) => error(status, code, None),
+        match self.sign_in {
+            Some(path) => Redirect::to(&path).into_response(),
+            None => self.error.into_response(),
         }
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for MfaStatus {
-    type Rejection = MfaStatusRejection;
+impl<S> OptionalFromRequestParts<S> for MfaSession
+where
+    Mfa: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = MfaRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Self::extract(parts, || Mfa::from_ref(state))
+            .await
+            .map_err(|e| MfaRejection::new(e, parts, &Mfa::from_ref(state)))
+    }
+}
+
+impl<S> FromRequestParts<S> for MfaSession
+where
+    Mfa: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = MfaRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let assurance = Assurance::from_request_parts(parts, state).await?;
-        let source = parts
-            .extensions
-            .get::<Passed>()
-            .map(|p| p.flow.clone())
-            .ok_or(MfaStatusRejection::LayerMissing)?;
-        source
-            .0
-            .status(&assurance.user)
-            .await
-            .map(MfaStatus)
-            .map_err(|(status, code)| MfaStatusRejection::Unavailable(status, code))
+        match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
+            Some(session) => Ok(session),
+            None => Err(MfaRejection::new(
+                Error::NotSignedIn,
+                parts,
+                &Mfa::from_ref(state),
+            )),
+        }
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for Assurance
+where
+    Mfa: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = MfaRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let session =
+            <MfaSession as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await?;
+        Ok(session.map(|s| s.bound.assurance))
+    }
+}
+
+impl<S> FromRequestParts<S> for Assurance
+where
+    Mfa: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = MfaRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session =
+            <MfaSession as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        Ok(session.bound.assurance)
     }
 }

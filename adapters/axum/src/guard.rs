@@ -1,4 +1,5 @@
-//! The tower middleware that enforces MFA on the routes it wraps.
+//! The tower middleware that enforces MFA on the routes it wraps: the
+//! layer, the service and its response future.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -6,63 +7,67 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderValue, Request, StatusCode, header};
-use mfa_flow::{Clock, Requirement, Store};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tower_sessions::Session;
 
-use crate::answer;
-use crate::mfa::{BoxFuture, FlowHandle, Mfa, Passed, UserPolicy};
-use crate::session::{Assurance, Level, SessionError, assurance};
+use crate::decision::Need;
+use crate::extract::{Passed, wants_json};
+use crate::flow::{BoxFuture, Verdict};
+use crate::mfa::Mfa;
 
-/// Guards the routes it wraps: a signed-in session that has not passed MFA
-/// is sent to the challenge or the enrolment (HTML: `303`; JSON: `401
-/// {"error":"mfa_required"}` or `403 {"error":"mfa_enrollment_required"}`).
-/// Requests without a signed-in user, and the paths [`Mfa`] leaves open, go
-/// through untouched.
+/// Guards the routes it wraps. For each request it asks the application
+/// who is signed in ([`Identity`](crate::Identity)), binds the session's
+/// MFA assurance to that user, and calls [`decide`](crate::decide):
 ///
-/// Install it inside `tower_sessions::SessionManagerLayer`.
+/// | the request | page (HTML) | JSON |
+/// | --- | --- | --- |
+/// | nobody signed in | `303` to the sign-in page | `401 {"error":"not_signed_in"}` |
+/// | needs enrolment | `303` to the enrolment page | `403 {"error":"mfa_enrollment_required"}` |
+/// | needs a code | `303` to the challenge page | `401 {"error":"mfa_required"}` |
+/// | needs nothing | through | through |
+///
+/// Only the sign-in, challenge and enrolment pages and the paths
+/// [`MfaBuilder::allow`](crate::MfaBuilder::allow) names (by whole
+/// segments) go through without a decision; there too the session is bound
+/// to the application's user, so a sign-out that only removed the
+/// application's user voids the assurance before the next sign-in. Anonymous requests reach the inner
+/// service only with
+/// [`MfaBuilder::pass_anonymous_requests`](crate::MfaBuilder::pass_anonymous_requests).
+///
+/// Install it inside `tower_sessions::SessionManagerLayer` (and inside the
+/// application's own identity layer, such as axum-login's).
 #[derive(Clone)]
 pub struct MfaLayer {
-    flow: FlowHandle,
-    max_age: Option<u64>,
+    mfa: Mfa,
+    step_up: Option<u64>,
 }
 
 impl std::fmt::Debug for MfaLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MfaLayer")
-            .field("max_age", &self.max_age)
+            .field("step_up", &self.step_up)
             .finish_non_exhaustive()
     }
 }
 
 impl MfaLayer {
-    /// A guard requiring MFA for the session.
+    /// A guard requiring whatever the user's policy and enrolment ask for.
     #[must_use]
-    pub fn new<St, C, P>(mfa: Arc<Mfa<St, C, P>>) -> Self
-    where
-        St: Store + 'static,
-        C: Clock + 'static,
-        P: UserPolicy,
-    {
+    pub fn new(mfa: &Mfa) -> Self {
         Self {
-            flow: FlowHandle(mfa),
-            max_age: None,
+            mfa: mfa.clone(),
+            step_up: None,
         }
     }
 
-    /// A step-up guard for sensitive routes: the last code must also have
-    /// been verified within `seconds`.
+    /// A step-up guard for sensitive routes: a user with MFA must also have
+    /// verified a code within `seconds`. Users without MFA follow their
+    /// policy (through where it is optional, enrolment where required).
     #[must_use]
-    pub fn step_up<St, C, P>(mfa: Arc<Mfa<St, C, P>>, seconds: u64) -> Self
-    where
-        St: Store + 'static,
-        C: Clock + 'static,
-        P: UserPolicy,
-    {
+    pub fn step_up(mfa: &Mfa, seconds: u64) -> Self {
         Self {
-            max_age: Some(seconds),
-            ..Self::new(mfa)
+            mfa: mfa.clone(),
+            step_up: Some(seconds),
         }
     }
 }
@@ -87,7 +92,9 @@ pub struct MfaGuard<S> {
 
 impl<S> std::fmt::Debug for MfaGuard<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MfaGuard").finish_non_exhaustive()
+        f.debug_struct("MfaGuard")
+            .field("layer", &self.layer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,21 +115,9 @@ impl<S> MfaGuard<S> {
     }
 }
 
-/// Whether the client wants JSON rather than a page.
-fn wants_json<B>(request: &Request<B>) -> bool {
-    let has_json = |name| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json"))
-    };
-    has_json(header::ACCEPT) || has_json(header::CONTENT_TYPE)
-}
-
 /// An answer of the guard's own, built for whatever body type the wrapped
 /// service uses.
-pub(crate) struct Own {
+struct Own {
     status: StatusCode,
     location: Option<String>,
     error: Option<&'static str>,
@@ -166,78 +161,23 @@ impl Own {
     }
 }
 
-/// What the guard decided.
-pub(crate) enum Verdict {
-    /// Through, with the session's assurance if someone is signed in (handed
-    /// to the handler's extractor so the session is read once).
-    Through(Option<Assurance>),
-    Answer(Own),
-}
-
-/// The first look at a signed-in session: through at once, or ask the flow.
-enum Look {
-    Decided(Verdict),
-    Ask(Assurance),
-}
-
-fn look(
-    read: Result<Option<Assurance>, SessionError>,
-    flow: &FlowHandle,
-    max_age: Option<u64>,
-) -> Look {
-    let assurance = match read {
-        Ok(Some(assurance)) => assurance,
-        Ok(None) => return Look::Decided(Verdict::Through(None)),
-        Err(e) => {
-            tracing::warn!(target: "mfa_axum", error = %e, "session store failed");
-            return Look::Decided(Verdict::Answer(Own::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "session_unavailable",
-            )));
+/// The answer for a request the guard stops.
+fn stop(verdict: Verdict, mfa: &Mfa, json: bool) -> Own {
+    let paths = mfa.0.paths();
+    match verdict {
+        Verdict::NotSignedIn if json => Own::error(StatusCode::UNAUTHORIZED, "not_signed_in"),
+        Verdict::NotSignedIn => Own::see_other(&paths.sign_in),
+        Verdict::Needs(Need::Enrollment) if json => {
+            Own::error(StatusCode::FORBIDDEN, "mfa_enrollment_required")
         }
-    };
-    let fresh = match (max_age, assurance.verified_at) {
-        (None, _) => true,
-        (Some(age), Some(at)) => flow.0.now().saturating_sub(at) <= age,
-        (Some(_), None) => false,
-    };
-    if assurance.level == Level::Mfa && fresh {
-        Look::Decided(Verdict::Through(Some(assurance)))
-    } else {
-        Look::Ask(assurance)
-    }
-}
-
-/// A signed-in session below the level it needs: what does the login need?
-pub(crate) async fn ask_the_flow<St, C, P>(
-    mfa: &Mfa<St, C, P>,
-    assurance: Assurance,
-    step_up: bool,
-    json: bool,
-) -> Verdict
-where
-    St: Store + 'static,
-    C: Clock + 'static,
-    P: UserPolicy,
-{
-    let policy = mfa.policy.policy(&assurance.user).await;
-    let requirement = match mfa.service.requirement(&assurance.user, policy).await {
-        Ok(r) => r,
-        Err(e) => {
-            let (status, code) = answer::failure(&e);
-            return Verdict::Answer(Own::error(status, code));
+        Verdict::Needs(Need::Enrollment) => Own::see_other(&paths.enrollment),
+        Verdict::Failed(e) => {
+            e.log();
+            Own::error(e.status(), e.code())
         }
-    };
-    match requirement {
-        // MFA is off and not required: the password was enough, unless this
-        // is a step-up route, which always needs a recent code.
-        Requirement::Proceed if !step_up => Verdict::Through(Some(assurance)),
-        Requirement::Enroll if json => {
-            Verdict::Answer(Own::error(StatusCode::FORBIDDEN, "mfa_enrollment_required"))
-        }
-        Requirement::Enroll => Verdict::Answer(Own::see_other(&mfa.paths.enrollment)),
-        _ if json => Verdict::Answer(Own::error(StatusCode::UNAUTHORIZED, "mfa_required")),
-        _ => Verdict::Answer(Own::see_other(&mfa.paths.challenge)),
+        // A code, or anything short of through.
+        _ if json => Own::error(StatusCode::UNAUTHORIZED, "mfa_required"),
+        _ => Own::see_other(&paths.challenge),
     }
 }
 
@@ -245,17 +185,8 @@ where
 struct Held<S, B> {
     inner: S,
     request: Request<B>,
-    flow: FlowHandle,
-    max_age: Option<u64>,
+    mfa: Mfa,
     json: bool,
-}
-
-/// What the guard is waiting for.
-enum Waiting {
-    /// The session's assurance.
-    Session(BoxFuture<Result<Option<Assurance>, SessionError>>),
-    /// The flow's answer for a session below the level the route needs.
-    Flow(BoxFuture<Verdict>),
 }
 
 pin_project! {
@@ -276,9 +207,9 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
-        Deciding { waiting: Waiting, held: Option<Held<S, B>> },
+        Deciding { verdict: BoxFuture<'static, Verdict>, held: Option<Held<S, B>> },
         Calling { #[pin] future: S::Future },
-        Answered { answer: Option<Own> },
+        Answered,
     }
 }
 
@@ -297,62 +228,41 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        loop {
-            let verdict = match state.as_mut().project() {
-                StateProj::Calling { future } => return future.poll(cx),
-                // Polled again after it answered: the answer is gone.
-                StateProj::Answered { answer } => {
-                    return answer
-                        .take()
-                        .map_or(Poll::Pending, |own| Poll::Ready(Ok(own.into_response())));
+        let (verdict, held) = match state.as_mut().project() {
+            StateProj::Calling { future } => return future.poll(cx),
+            // Polled again after it answered.
+            StateProj::Answered => return Poll::Pending,
+            StateProj::Deciding { verdict, held } => {
+                let verdict = ready!(verdict.as_mut().poll(cx));
+                (verdict, held.take())
+            }
+        };
+        let Some(Held {
+            mut inner,
+            mut request,
+            mfa,
+            json,
+        }) = held
+        else {
+            return Poll::Pending;
+        };
+        match verdict {
+            Verdict::Through(bound) => {
+                if let Some(bound) = bound {
+                    request.extensions_mut().insert(Passed { mfa, bound });
                 }
-                StateProj::Deciding { waiting, held } => match waiting {
-                    Waiting::Session(read) => {
-                        let read = ready!(read.as_mut().poll(cx));
-                        let Some(h) = held.as_ref() else {
-                            return Poll::Pending;
-                        };
-                        match look(read, &h.flow, h.max_age) {
-                            Look::Decided(verdict) => verdict,
-                            Look::Ask(assurance) => {
-                                let ask = Arc::clone(&h.flow.0).ask(
-                                    assurance,
-                                    h.max_age.is_some(),
-                                    h.json,
-                                );
-                                *waiting = Waiting::Flow(ask);
-                                continue;
-                            }
-                        }
-                    }
-                    Waiting::Flow(ask) => ready!(ask.as_mut().poll(cx)),
-                },
-            };
-            let StateProj::Deciding { held, .. } = state.as_mut().project() else {
-                return Poll::Pending;
-            };
-            let Some(Held {
-                mut inner,
-                mut request,
-                flow,
-                ..
-            }) = held.take()
-            else {
-                return Poll::Pending;
-            };
-            match verdict {
-                Verdict::Through(assurance) => {
-                    if let Some(assurance) = assurance {
-                        request.extensions_mut().insert(Passed { assurance, flow });
-                    }
-                    state.set(State::Calling {
-                        future: inner.call(request),
-                    });
+                state.set(State::Calling {
+                    future: inner.call(request),
+                });
+                match state.project() {
+                    StateProj::Calling { future } => future.poll(cx),
+                    _ => Poll::Pending,
                 }
-                Verdict::Answer(own) => {
-                    state.set(State::Answered { answer: None });
-                    return Poll::Ready(Ok(own.into_response()));
-                }
+            }
+            stopped => {
+                let own = stop(stopped, &mfa, json);
+                state.set(State::Answered);
+                Poll::Ready(Ok(own.into_response()))
             }
         }
     }
@@ -372,41 +282,21 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let flow = &self.layer.flow;
-        if flow.0.is_open(request.uri().path()) {
-            return ResponseFuture {
-                state: State::Calling {
-                    future: self.inner.call(request),
-                },
-            };
-        }
-        let Some(session) = request.extensions().get::<Session>().cloned() else {
-            tracing::error!(
-                target: "mfa_axum",
-                "no session on the request: is tower_sessions::SessionManagerLayer installed outside MfaLayer?"
-            );
-            return ResponseFuture {
-                state: State::Answered {
-                    answer: Some(Own::error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "session_layer_missing",
-                    )),
-                },
-            };
-        };
+        let mfa = &self.layer.mfa;
+        let open = mfa.0.paths().is_open(request.uri().path());
+        let verdict = Arc::clone(&mfa.0).guard(request.extensions(), self.layer.step_up, open);
         // The service that was driven to readiness handles this request; a
         // fresh clone takes its place for the next one.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let json = wants_json(&request);
+        let json = wants_json(request.headers());
         ResponseFuture {
             state: State::Deciding {
-                waiting: Waiting::Session(Box::pin(async move { assurance(&session).await })),
+                verdict,
                 held: Some(Held {
                     inner,
                     request,
-                    flow: flow.clone(),
-                    max_age: self.layer.max_age,
+                    mfa: mfa.clone(),
                     json,
                 }),
             },

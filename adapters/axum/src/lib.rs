@@ -2,15 +2,33 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod answer;
+#[cfg(feature = "axum-login")]
+mod axum_login;
+mod decision;
+mod error;
 mod extract;
+mod flow;
 mod guard;
+mod identity;
+mod json;
 mod mfa;
+mod paths;
 mod routes;
 mod session;
+mod values;
 
-pub use extract::{AssuranceRejection, MfaStatus, MfaStatusRejection};
+#[cfg(feature = "axum-login")]
+pub use crate::axum_login::{AuthLayerMissing, AuthSessionIdentity};
+pub use decision::{Need, decide};
+pub use error::{Error, refusal_status};
+pub use extract::{MfaRejection, MfaSession};
 pub use guard::{MfaGuard, MfaLayer, ResponseFuture};
-pub use mfa::{CodeKind, Failure, Mfa, UserPolicy};
+pub use identity::{Identity, SessionIdentity, SessionIdentityError, UserId};
+pub use mfa::{Mfa, MfaBuilder, UserPolicy};
 pub use routes::{MAX_BODY, routes};
-pub use session::{ASSURANCE_KEY, Assurance, Level, SessionError, assurance, sign_in, sign_out};
+pub use session::{ASSURANCE_KEY, Assurance, Level};
+pub use values::{CodeKind, Enrollment};
+
+/// The `tower-sessions` version this crate is built on, for the
+/// application's `SessionManagerLayer` and stores.
+pub use tower_sessions;

@@ -1,280 +1,182 @@
+//! The application's side of the wiring: its policy, its identity, and the
+//! handle the layer, the routes and the extractors share.
+
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use http::StatusCode;
-use mfa_flow::{Clock, Enrolled, Login, MfaError, MfaService, Outcome, Policy, Status, Store};
-use tower_sessions::Session;
+use mfa_flow::{Clock, MfaService, Policy, Store};
 
-use crate::guard::Verdict;
-use crate::session::{Assurance, SessionError, assurance, raise};
-
-/// Which kind of code a user typed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CodeKind {
-    /// The current code of the authenticator app.
-    Totp,
-    /// A single-use recovery code.
-    Recovery,
-}
-
-/// Why [`Mfa::confirm`] or [`Mfa::verify`] could not run.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Failure<E: std::error::Error + 'static> {
-    /// Nobody is signed in to the session.
-    #[error("nobody is signed in")]
-    NotSignedIn,
-    /// The flow could not run (store down, wrong state).
-    #[error(transparent)]
-    Mfa(#[from] MfaError<E>),
-    /// The session store failed.
-    #[error(transparent)]
-    Session(#[from] SessionError),
-}
+use crate::error::Error;
+use crate::flow::{Flow, Parts};
+use crate::identity::{Identity, UserId};
+use crate::paths::Paths;
 
 /// What the application tells the MFA layer about a signed-in user.
 pub trait UserPolicy: Send + Sync + 'static {
     /// Whether MFA is optional or required for this user (usually from the
-    /// user's customer).
-    fn policy(&self, user: &str) -> impl Future<Output = Policy> + Send;
+    /// user's customer). When the answer cannot be found, answer
+    /// [`Policy::Required`]: the stricter one.
+    fn policy(&self, user: &UserId) -> impl Future<Output = Policy> + Send;
 
     /// The account name an authenticator app shows (usually the email
     /// address). Defaults to the user id.
-    fn account_name(&self, user: &str) -> impl Future<Output = String> + Send {
-        let name = user.to_owned();
+    fn account_name(&self, user: &UserId) -> impl Future<Output = String> + Send {
+        let name = user.as_str().to_owned();
         async move { name }
     }
 }
 
 /// One policy for everybody.
 impl UserPolicy for Policy {
-    async fn policy(&self, _user: &str) -> Policy {
+    async fn policy(&self, _user: &UserId) -> Policy {
         *self
     }
 }
 
-/// Where the guard sends people, and what it leaves alone.
-#[derive(Clone, Debug)]
-pub(crate) struct Paths {
-    pub(crate) challenge: String,
-    pub(crate) enrollment: String,
-    pub(crate) open: Vec<String>,
-}
-
-/// The MFA service, the application's policy and the page paths, shared by
-/// the guard layers and the JSON routes.
+/// Builds an [`Mfa`] handle: the service, the application's policy and
+/// identity, and the pages the guard sends people to.
 ///
 /// ```
-/// use mfa_axum::Mfa;
+/// use mfa_axum::{Mfa, SessionIdentity};
 /// use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let service = MfaService::new(
 ///     MemoryStore::new(),
 ///     ManualClock::new(1_700_000_000),
-///     Keyring::new(AppKey::generate(1)?),
+///     Keyring::new(AppKey::from_bytes(1, &[7; 32])?),
 ///     MfaConfig::new("Lumen"),
 /// );
-/// let mfa = Mfa::new(service, Policy::Optional)
-///     .challenge_page("/login/code")
+/// let mfa = Mfa::builder(service, Policy::Optional, SessionIdentity::new("user"))
+///     .sign_in_page("/signin")
+///     .challenge_page("/signin/code")
 ///     .enrollment_page("/account/mfa/setup")
-///     .allow("/static/");
+///     .allow("/static")
+///     .build();
 /// # let _ = mfa;
 /// # Ok(())
 /// # }
 /// ```
-pub struct Mfa<St, C, P> {
-    pub(crate) service: MfaService<St, C>,
-    pub(crate) policy: P,
-    pub(crate) paths: Paths,
+#[must_use]
+pub struct MfaBuilder<St, C, P, I> {
+    parts: Parts<St, C, P, I>,
 }
 
-impl<St, C, P> std::fmt::Debug for Mfa<St, C, P> {
+impl<St, C, P, I> std::fmt::Debug for MfaBuilder<St, C, P, I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mfa")
-            .field("paths", &self.paths)
+        f.debug_struct("MfaBuilder")
+            .field("paths", &self.parts.paths)
+            .field("pass_anonymous", &self.parts.pass_anonymous)
             .finish_non_exhaustive()
     }
 }
 
-impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Mfa<St, C, P> {
-    /// Wraps a service and the application's policy. Defaults: challenge
-    /// page `/mfa/challenge`, enrollment page `/mfa/enroll`, and both (and
-    /// everything under `/mfa/`) reachable without MFA.
+impl<St, C, P, I> MfaBuilder<St, C, P, I>
+where
+    St: Store + 'static,
+    C: Clock + 'static,
+    P: UserPolicy,
+    I: Identity,
+{
+    /// The application's sign-in page: anonymous HTML requests to guarded
+    /// routes are sent there (default `/login`); it is left open.
+    pub fn sign_in_page(mut self, path: &str) -> Self {
+        path.clone_into(&mut self.parts.paths.sign_in);
+        self
+    }
+
+    /// The page asking for a code (default `/mfa/challenge`); it is left
+    /// open.
+    pub fn challenge_page(mut self, path: &str) -> Self {
+        path.clone_into(&mut self.parts.paths.challenge);
+        self
+    }
+
+    /// The enrolment page (default `/mfa/enroll`); it is left open.
+    pub fn enrollment_page(mut self, path: &str) -> Self {
+        path.clone_into(&mut self.parts.paths.enrollment);
+        self
+    }
+
+    /// Leaves `prefix` and every path below it reachable without MFA,
+    /// matched by whole segments: `allow("/static")` opens `/static` and
+    /// `/static/app.css`, never `/staticfiles`.
+    pub fn allow(mut self, prefix: &str) -> Self {
+        self.parts.paths.open.push(prefix.to_owned());
+        self
+    }
+
+    /// **Opt-in:** lets requests with nobody signed in through guarded
+    /// routes, to the inner service (which must then check for itself).
+    /// Without it, the guard answers them `303` to the sign-in page (HTML)
+    /// or `401 {"error":"not_signed_in"}` (JSON).
+    pub fn pass_anonymous_requests(mut self) -> Self {
+        self.parts.pass_anonymous = true;
+        self
+    }
+
+    /// The handle.
     #[must_use]
-    pub fn new(service: MfaService<St, C>, policy: P) -> Self {
-        Self {
-            service,
-            policy,
-            paths: Paths {
-                challenge: "/mfa/challenge".to_owned(),
-                enrollment: "/mfa/enroll".to_owned(),
-                open: vec!["/mfa/".to_owned()],
+    pub fn build(self) -> Mfa {
+        Mfa(Arc::new(self.parts))
+    }
+}
+
+/// The MFA service with the application's policy and identity, shared by
+/// [`MfaLayer`](crate::MfaLayer), [`routes`](crate::routes) and the
+/// [`MfaSession`](crate::MfaSession) extractor. Cheap to clone; put it in
+/// the application's state (the extractor finds it with `FromRef`).
+#[derive(Clone)]
+pub struct Mfa(pub(crate) Arc<dyn Flow>);
+
+impl std::fmt::Debug for Mfa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mfa")
+            .field("paths", self.0.paths())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mfa {
+    /// Starts building a handle over `service`, with the application's
+    /// `policy` and `identity` (who is signed in).
+    pub fn builder<St, C, P, I>(
+        service: MfaService<St, C>,
+        policy: P,
+        identity: I,
+    ) -> MfaBuilder<St, C, P, I>
+    where
+        St: Store + 'static,
+        C: Clock + 'static,
+        P: UserPolicy,
+        I: Identity,
+    {
+        MfaBuilder {
+            parts: Parts {
+                service,
+                policy,
+                identity,
+                paths: Paths::default(),
+                pass_anonymous: false,
             },
         }
     }
 
-    /// The page asking for a code (HTML requests are redirected there).
+    /// The service clock's current time (Unix seconds).
     #[must_use]
-    pub fn challenge_page(mut self, path: &str) -> Self {
-        path.clone_into(&mut self.paths.challenge);
-        self
+    pub fn now(&self) -> u64 {
+        self.0.now()
     }
 
-    /// The enrolment page (HTML requests are redirected there).
-    #[must_use]
-    pub fn enrollment_page(mut self, path: &str) -> Self {
-        path.clone_into(&mut self.paths.enrollment);
-        self
-    }
-
-    /// Leaves every path starting with `prefix` reachable without MFA (the
-    /// flow's own routes, the sign-in page, static files).
-    #[must_use]
-    pub fn allow(mut self, prefix: &str) -> Self {
-        self.paths.open.push(prefix.to_owned());
-        self
-    }
-
-    /// Shares it between layers and routes.
-    #[must_use]
-    pub fn shared(self) -> Arc<Self> {
-        Arc::new(self)
-    }
-
-    /// The service.
-    #[must_use]
-    pub fn service(&self) -> &MfaService<St, C> {
-        &self.service
-    }
-
-    /// The application's policy.
-    #[must_use]
-    pub fn policy(&self) -> &P {
-        &self.policy
-    }
-
-    /// Confirms the signed-in user's pending enrolment with a code from the
-    /// app. When it is accepted the session is raised to
-    /// [`Level::Mfa`](crate::Level::Mfa) with a new id; the recovery codes in
-    /// the answer are to be shown this once.
+    /// Records that `user` opted in to MFA (the registration form's "One
+    /// Time Password using OTP App"), before anyone is signed in: their
+    /// next sign-in goes to enrolment. Signed-in users opt in through
+    /// [`MfaSession::opt_in`](crate::MfaSession::opt_in).
     ///
     /// # Errors
     ///
-    /// [`Failure`] when nobody is signed in, the flow cannot run (no pending
-    /// enrolment, store down), or the session store fails.
-    pub async fn confirm(
-        &self,
-        session: &Session,
-        code: &str,
-    ) -> Result<Outcome<Enrolled>, Failure<St::Error>> {
-        let user = signed_in(session).await?;
-        let outcome = self.service.confirm_enrollment(&user, code).await?;
-        if outcome.is_accepted() {
-            raise(session, &user, self.service.now()).await?;
-        }
-        Ok(outcome)
+    /// [`Error::Store`] or [`Error::Contention`].
+    pub async fn opt_in(&self, user: &UserId) -> Result<(), Error> {
+        self.0.opt_in(user).await
     }
-
-    /// Checks a code (of the `kind` the user chose) for the signed-in user.
-    /// When it is accepted the session is raised to
-    /// [`Level::Mfa`](crate::Level::Mfa) with a new id.
-    ///
-    /// # Errors
-    ///
-    /// [`Failure`] when nobody is signed in, the flow cannot run (not
-    /// enrolled, store down), or the session store fails.
-    pub async fn verify(
-        &self,
-        session: &Session,
-        code: &str,
-        kind: CodeKind,
-    ) -> Result<Outcome<Login>, Failure<St::Error>> {
-        let user = signed_in(session).await?;
-        let outcome = match kind {
-            CodeKind::Totp => self.service.verify_code(&user, code).await?,
-            CodeKind::Recovery => self.service.use_recovery_code(&user, code).await?,
-        };
-        if outcome.is_accepted() {
-            raise(session, &user, self.service.now()).await?;
-        }
-        Ok(outcome)
-    }
-
-    pub(crate) fn is_open(&self, path: &str) -> bool {
-        path == self.paths.challenge
-            || path == self.paths.enrollment
-            || self.paths.open.iter().any(|p| path.starts_with(p.as_str()))
-    }
-}
-
-/// The signed-in user of a session.
-async fn signed_in<E: std::error::Error + 'static>(
-    session: &Session,
-) -> Result<String, Failure<E>> {
-    assurance(session)
-        .await?
-        .map(|a| a.user)
-        .ok_or(Failure::NotSignedIn)
-}
-
-/// A boxed future that does not borrow.
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// A user's status, or the answer to give when it cannot be read.
-pub(crate) type StatusFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Status, (StatusCode, &'static str)>> + Send + 'a>>;
-
-/// [`Mfa`] seen without its type parameters: what the guard's response
-/// future and the extractors need from it.
-pub(crate) trait Flow: Send + Sync {
-    /// Whether the path stays reachable without MFA.
-    fn is_open(&self, path: &str) -> bool;
-
-    /// The service clock's current time.
-    fn now(&self) -> u64;
-
-    /// The user's MFA status.
-    fn status<'a>(&'a self, user: &'a str) -> StatusFuture<'a>;
-
-    /// For a session below the level a route needs: what does the login
-    /// need?
-    fn ask(self: Arc<Self>, assurance: Assurance, step_up: bool, json: bool) -> BoxFuture<Verdict>;
-}
-
-impl<St: Store + 'static, C: Clock + 'static, P: UserPolicy> Flow for Mfa<St, C, P> {
-    fn is_open(&self, path: &str) -> bool {
-        Mfa::is_open(self, path)
-    }
-
-    fn now(&self) -> u64 {
-        self.service.now()
-    }
-
-    fn status<'a>(&'a self, user: &'a str) -> StatusFuture<'a> {
-        Box::pin(async move {
-            self.service
-                .status(user)
-                .await
-                .map_err(|e| crate::answer::failure(&e))
-        })
-    }
-
-    fn ask(self: Arc<Self>, assurance: Assurance, step_up: bool, json: bool) -> BoxFuture<Verdict> {
-        Box::pin(async move { crate::guard::ask_the_flow(&self, assurance, step_up, json).await })
-    }
-}
-
-/// A shared handle on an [`Mfa`] that does not name its types.
-#[derive(Clone)]
-pub(crate) struct FlowHandle(pub(crate) Arc<dyn Flow>);
-
-/// What the guard leaves in the request extensions for the extractors: one
-/// entry (each entry is a separate allocation).
-#[derive(Clone)]
-pub(crate) struct Passed {
-    pub(crate) assurance: Assurance,
-    pub(crate) flow: FlowHandle,
 }

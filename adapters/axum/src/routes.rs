@@ -1,18 +1,18 @@
-//! The JSON API of the flow, to nest wherever the application likes.
+//! The JSON API of the flow, to nest wherever the application likes: thin
+//! renderers of [`MfaSession`].
 
-use std::sync::Arc;
-
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mfa_flow::{Clock, Login, StateKind, Store};
+use mfa_flow::{Login, StateKind};
 use serde::Deserialize;
-use tower_sessions::Session;
 
-use crate::answer;
-use crate::mfa::{CodeKind, Mfa, UserPolicy};
-use crate::session::Assurance;
+use crate::extract::MfaSession;
+use crate::json::accepted;
+use crate::mfa::Mfa;
+use crate::session::Level;
+use crate::values::CodeKind;
 
 /// Request bodies larger than this are refused (`413`).
 pub const MAX_BODY: usize = 4096;
@@ -22,29 +22,29 @@ struct CodeBody {
     code: String,
 }
 
-/// The JSON routes of the flow (`GET /status`, `POST /enrollment`,
-/// `POST /enrollment/confirm`, `POST /challenge`, `POST /recovery`,
-/// `POST /recovery-codes`, `POST /disable`), to nest under a prefix such as
-/// `/api/mfa`. Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}`
-/// to start an enrolment) with `Content-Type: application/json`, so a plain
-/// HTML form from another site cannot post to them; bodies over
-/// [`MAX_BODY`] bytes are refused.
-pub fn routes<St, C, P>(mfa: Arc<Mfa<St, C, P>>) -> Router
-where
-    St: Store + 'static,
-    C: Clock + 'static,
-    P: UserPolicy,
-{
+/// The JSON routes of the flow, to nest under a prefix such as `/api/mfa`
+/// in a router of any state (`Router<AppState>`):
+///
+/// `GET /status`, `POST /enrollment`, `POST /enrollment/confirm`,
+/// `POST /challenge`, `POST /recovery`, `POST /recovery-codes`,
+/// `POST /disable`.
+///
+/// Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}` to start an
+/// enrolment) with `Content-Type: application/json`, so a plain HTML form
+/// from another site cannot post to them; bodies over [`MAX_BODY`] bytes
+/// are refused. Nest them outside [`MfaLayer`](crate::MfaLayer): they check
+/// the session themselves, through [`MfaSession`].
+pub fn routes<S: Clone + Send + Sync + 'static>(mfa: &Mfa) -> Router<S> {
     Router::new()
-        .route("/status", get(status::<St, C, P>))
-        .route("/enrollment", post(begin::<St, C, P>))
-        .route("/enrollment/confirm", post(confirm::<St, C, P>))
-        .route("/challenge", post(challenge::<St, C, P>))
-        .route("/recovery", post(recovery::<St, C, P>))
-        .route("/recovery-codes", post(regenerate::<St, C, P>))
-        .route("/disable", post(disable::<St, C, P>))
+        .route("/status", get(status))
+        .route("/enrollment", post(begin))
+        .route("/enrollment/confirm", post(confirm))
+        .route("/challenge", post(challenge))
+        .route("/recovery", post(recovery))
+        .route("/recovery-codes", post(regenerate))
+        .route("/disable", post(disable))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(mfa)
+        .with_state(mfa.clone())
 }
 
 fn state_name(state: StateKind) -> &'static str {
@@ -57,66 +57,61 @@ fn state_name(state: StateKind) -> &'static str {
     }
 }
 
-async fn status<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    signed_in: Assurance,
-) -> Response {
-    let user = signed_in.user;
-    match mfa.service.status(&user).await {
-        Ok(s) => Json(serde_json::json!({
+fn level_number(level: Level) -> u8 {
+    match level {
+        Level::Password => 1,
+        Level::Mfa => 2,
+    }
+}
+
+/// Below [`Level::Mfa`] only what a sign-in page needs (the level and
+/// whether the user is enrolled); lock details and codes left only to a
+/// session that passed MFA.
+async fn status(mfa: MfaSession) -> Result<Response, Response> {
+    let s = mfa.status().await.map_err(IntoResponse::into_response)?;
+    let level = mfa.assurance().level;
+    let body = if level == Level::Mfa {
+        serde_json::json!({
+            "level": level_number(level),
             "state": state_name(s.state),
+            "enrolled": s.state == StateKind::Active,
             "confirmed_at": s.confirmed_at,
             "recovery_codes_left": s.recovery_codes_left,
             "locked_until": s.locked_until,
             "hard_locked": s.hard_locked,
-        }))
-        .into_response(),
-        Err(e) => answer::failed(&e),
-    }
+        })
+    } else {
+        serde_json::json!({
+            "level": level_number(level),
+            "enrolled": s.state == StateKind::Active,
+        })
+    };
+    Ok(Json(body).into_response())
 }
 
-async fn begin<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    signed_in: Assurance,
-    Json(_): Json<serde::de::IgnoredAny>,
-) -> Response {
-    let user = signed_in.user;
-    let account = mfa.policy.account_name(&user).await;
-    match mfa.service.begin_enrollment(&user, &account).await {
-        Ok(ticket) => {
-            let now = mfa.service.now();
-            Json(serde_json::json!({
-                "otpauth_uri": ticket.expose_uri(),
-                "secret": ticket.expose_secret(),
-                "qr_svg": ticket.qr_svg(),
-                "expires_at": ticket.expires_at(),
-                "expires_in": ticket.expires_at().saturating_sub(now),
-            }))
-            .into_response()
-        }
-        Err(e) => answer::failed(&e),
-    }
+async fn begin(mfa: MfaSession, Json(_): Json<serde::de::IgnoredAny>) -> Result<Response, Response> {
+    let enrollment = mfa.enrollment().await.map_err(IntoResponse::into_response)?;
+    let ticket = &enrollment.ticket;
+    Ok(Json(serde_json::json!({
+        "otpauth_uri": ticket.expose_uri(),
+        "secret": ticket.expose_secret(),
+        "qr_svg": ticket.qr_svg(),
+        "expires_at": ticket.expires_at(),
+        "expires_in": enrollment.expires_in,
+    }))
+    .into_response())
 }
 
-async fn confirm<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
-    Json(body): Json<CodeBody>,
-) -> Result<Response, Response> {
-    let now = mfa.service.now();
-    let enrolled = answer::raised(mfa.confirm(&session, &body.code).await, now)?;
+async fn confirm(mut mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {
+    let now = mfa.now();
+    let enrolled = accepted(mfa.confirm(&body.code).await, now)?;
     let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
     Ok(Json(serde_json::json!({ "recovery_codes": codes })).into_response())
 }
 
-async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    mfa: &Mfa<St, C, P>,
-    session: &Session,
-    code: &str,
-    kind: CodeKind,
-) -> Result<Response, Response> {
-    let now = mfa.service.now();
-    let body = match answer::raised(mfa.verify(session, code, kind).await, now)? {
+async fn login(mut mfa: MfaSession, code: &str, kind: CodeKind) -> Result<Response, Response> {
+    let now = mfa.now();
+    let body = match accepted(mfa.verify(code, kind).await, now)? {
         Login::Recovery(used) => {
             serde_json::json!({ "status": "verified", "recovery_codes_left": used.remaining })
         }
@@ -125,48 +120,23 @@ async fn login<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
     Ok(Json(body).into_response())
 }
 
-async fn challenge<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
-    Json(body): Json<CodeBody>,
-) -> Result<Response, Response> {
-    login(&mfa, &session, &body.code, CodeKind::Totp).await
+async fn challenge(mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {
+    login(mfa, &body.code, CodeKind::Totp).await
 }
 
-async fn recovery<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    session: Session,
-    Json(body): Json<CodeBody>,
-) -> Result<Response, Response> {
-    login(&mfa, &session, &body.code, CodeKind::Recovery).await
+async fn recovery(mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {
+    login(mfa, &body.code, CodeKind::Recovery).await
 }
 
-async fn regenerate<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    signed_in: Assurance,
-    Json(body): Json<CodeBody>,
-) -> Result<Response, Response> {
-    let now = mfa.service.now();
-    let result = mfa
-        .service
-        .regenerate_recovery_codes(&signed_in.user, &body.code)
-        .await;
-    let codes = answer::accepted(result, now)?;
+async fn regenerate(mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {
+    let now = mfa.now();
+    let codes = accepted(mfa.regenerate_recovery_codes(&body.code).await, now)?;
     let codes: Vec<&str> = codes.expose().collect();
     Ok(Json(serde_json::json!({ "recovery_codes": codes })).into_response())
 }
 
-async fn disable<St: Store + 'static, C: Clock + 'static, P: UserPolicy>(
-    State(mfa): State<Arc<Mfa<St, C, P>>>,
-    signed_in: Assurance,
-    Json(body): Json<CodeBody>,
-) -> Result<Response, Response> {
-    let now = mfa.service.now();
-    let policy = mfa.policy.policy(&signed_in.user).await;
-    let result = mfa
-        .service
-        .disable(&signed_in.user, policy, &body.code)
-        .await;
-    answer::accepted(result, now)?;
+async fn disable(mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {
+    let now = mfa.now();
+    accepted(mfa.disable(&body.code).await, now)?;
     Ok(Json(serde_json::json!({ "status": "disabled" })).into_response())
 }

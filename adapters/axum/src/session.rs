@@ -1,11 +1,37 @@
-//! The MFA assurance level kept in the `tower-sessions` session.
+//! The MFA assurance kept in the `tower-sessions` session, bound to the
+//! application's user.
 
 use tower_sessions::Session;
+
+use crate::identity::UserId;
 
 /// The session key holding the [`Assurance`], as one compact string
 /// (`LEVEL:VERIFIED_AT:USER`): reading it on every request costs one string
 /// copy, where a JSON object would be copied field by field.
 pub const ASSURANCE_KEY: &str = "mfa.assurance";
+
+/// How far a session's user has authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Level {
+    /// The application signed the user in (a password, say).
+    Password,
+    /// A TOTP code or a recovery code was verified too.
+    Mfa,
+}
+
+/// Who is signed in to a session, and how far: always for the user the
+/// application says is signed in ([`Identity`](crate::Identity)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Assurance {
+    /// The application's user.
+    pub user: UserId,
+    /// The level reached.
+    pub level: Level,
+    /// When the last code was verified (Unix seconds), at [`Level::Mfa`].
+    pub verified_at: Option<u64>,
+}
 
 impl Assurance {
     fn encode(&self) -> String {
@@ -30,7 +56,7 @@ impl Assurance {
             "" => None,
             at => Some(at.parse().ok()?),
         };
-        let user = parts.next()?.to_owned();
+        let user = UserId::new(parts.next()?);
         Some(Self {
             user,
             level,
@@ -39,85 +65,68 @@ impl Assurance {
     }
 }
 
-/// How far a session's user has authenticated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Level {
-    /// The application checked the password.
-    Password,
-    /// A TOTP code or a recovery code was verified too.
-    Mfa,
-}
-
-/// Who is signed in to a session, and how far.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Assurance {
-    /// The application's user id.
-    pub user: String,
-    /// The level reached.
-    pub level: Level,
-    /// When the last code was verified (Unix seconds), at [`Level::Mfa`].
-    pub verified_at: Option<u64>,
-}
-
-/// A session operation failed (the session store).
-#[derive(Debug, thiserror::Error)]
-#[error("the session store failed")]
-pub struct SessionError(#[source] pub tower_sessions::session::Error);
-
-/// Records a successful password check: the session is now at
-/// [`Level::Password`] for `user`. The session id is cycled, so an id fixed
-/// by an attacker before sign-in grants nothing after it.
+/// The session's assurance for `user`, the application's answer for this
+/// request.
 ///
-/// # Errors
+/// - Nobody signed in: no assurance; one left over from an earlier user is
+///   removed.
+/// - The assurance was recorded for `user`: it stands.
+/// - None yet (the first request after the application's sign-in): a
+///   [`Level::Password`] assurance for `user` starts.
+/// - Another user's: it is void, the session id is cycled, and the request
+///   starts as a fresh [`Level::Password`] sign-in of `user`, so a user
+///   switch in one browser never inherits MFA or keeps the old id.
 ///
-/// [`SessionError`] if the session store fails.
-pub async fn sign_in(session: &Session, user: &str) -> Result<(), SessionError> {
-    session.cycle_id().await.map_err(SessionError)?;
-    let assurance = Assurance {
-        user: user.to_owned(),
+/// The id is not cycled on the first request after a sign-in: guarding
+/// against a fixed session id is the sign-in's own job (axum-login cycles
+/// it), and a cycle here would hand the new id to whichever request came
+/// first and sign out the others sent at the same time.
+pub(crate) async fn bind(
+    session: &Session,
+    user: Option<UserId>,
+) -> Result<Option<Assurance>, tower_sessions::session::Error> {
+    let text: Option<String> = session.get(ASSURANCE_KEY).await?;
+    let Some(user) = user else {
+        if text.is_some() {
+            session.remove_value(ASSURANCE_KEY).await?;
+        }
+        return Ok(None);
+    };
+    let stored = text.as_deref().and_then(Assurance::decode);
+    if let Some(assurance) = stored.as_ref().filter(|a| a.user == user) {
+        return Ok(Some(assurance.clone()));
+    }
+    if text.is_some() {
+        tracing::info!(
+            target: "mfa_axum",
+            user = %user,
+            "the signed-in user changed: the session's MFA assurance is void"
+        );
+        session.cycle_id().await?;
+    }
+    let fresh = Assurance {
+        user,
         level: Level::Password,
         verified_at: None,
     };
-    session
-        .insert(ASSURANCE_KEY, assurance.encode())
-        .await
-        .map_err(SessionError)
+    session.insert(ASSURANCE_KEY, fresh.encode()).await?;
+    Ok(Some(fresh))
 }
 
-/// Signs out: the MFA state (and everything else in the session) is
-/// cleared and the session deleted.
-///
-/// # Errors
-///
-/// [`SessionError`] if the session store fails.
-pub async fn sign_out(session: &Session) -> Result<(), SessionError> {
-    session.flush().await.map_err(SessionError)
-}
-
-/// The session's assurance, if someone signed in.
-///
-/// # Errors
-///
-/// [`SessionError`] if the session store fails.
-pub async fn assurance(session: &Session) -> Result<Option<Assurance>, SessionError> {
-    let text: Option<String> = session.get(ASSURANCE_KEY).await.map_err(SessionError)?;
-    Ok(text.as_deref().and_then(Assurance::decode))
-}
-
-/// Raises the session to [`Level::Mfa`], cycling the id.
-pub(crate) async fn raise(session: &Session, user: &str, now: u64) -> Result<(), SessionError> {
-    session.cycle_id().await.map_err(SessionError)?;
+/// Raises the session to [`Level::Mfa`] for `user`, cycling the id.
+pub(crate) async fn raise(
+    session: &Session,
+    user: &UserId,
+    now: u64,
+) -> Result<Assurance, tower_sessions::session::Error> {
     let assurance = Assurance {
-        user: user.to_owned(),
+        user: user.clone(),
         level: Level::Mfa,
         verified_at: Some(now),
     };
-    session
-        .insert(ASSURANCE_KEY, assurance.encode())
-        .await
-        .map_err(SessionError)
+    session.cycle_id().await?;
+    session.insert(ASSURANCE_KEY, assurance.encode()).await?;
+    Ok(assurance)
 }
 
 #[cfg(test)]
@@ -128,12 +137,12 @@ mod tests {
     fn compact_form_round_trips() {
         for a in [
             Assurance {
-                user: "ada:lovelace".to_owned(),
+                user: UserId::new("ada:lovelace"),
                 level: Level::Mfa,
                 verified_at: Some(1_700_000_000),
             },
             Assurance {
-                user: String::new(),
+                user: UserId::new(""),
                 level: Level::Password,
                 verified_at: None,
             },

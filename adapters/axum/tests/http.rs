@@ -1,58 +1,115 @@
 //! Every route and answer through `tower::ServiceExt::oneshot`, with a real
 //! `tower-sessions` store, the in-memory mfa-flow store, and codes computed
-//! with totp-core at the injected time.
+//! with totp-core at the injected time. The application signs users in by
+//! writing its own session key (`SessionIdentity`); it never calls mfa-axum
+//! at sign-in.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use mfa_axum::{Assurance, Mfa, MfaLayer, MfaStatus, routes, sign_in};
+use mfa_axum::{Assurance, Mfa, MfaLayer, MfaSession, SessionIdentity, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
+use mfa_flow::{
+    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, Status,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
 
 const START: u64 = 1_700_000_000;
 
-type Shared = Arc<Mfa<MemoryStore, ManualClock, Policy>>;
+/// Where the application keeps its signed-in user.
+const USER_KEY: &str = "app.user";
 
-fn app(policy: Policy) -> (Router, Shared, ManualClock) {
-    let clock = ManualClock::new(START);
-    let service = MfaService::new(
-        MemoryStore::new(),
+fn service(store: MemoryStore, clock: &ManualClock) -> MfaService<MemoryStore, ManualClock> {
+    MfaService::new(
+        store,
         clock.clone(),
         Keyring::new(AppKey::from_bytes(1, &[2; 32]).unwrap()),
         MfaConfig::new("Lumen"),
-    );
-    let mfa = Mfa::new(service, policy).allow("/login").shared();
+    )
+}
+
+/// The application's own view of a user's MFA record (for assertions).
+struct Records {
+    service: MfaService<MemoryStore, ManualClock>,
+}
+
+impl Records {
+    async fn status(&self, user: &str) -> Status {
+        self.service.status(user).await.unwrap()
+    }
+}
+
+/// The application's sign-in: its own session key, nothing else.
+async fn app_sign_in(session: Session, body: String) -> &'static str {
+    session.cycle_id().await.unwrap();
+    session.insert(USER_KEY, body.trim()).await.unwrap();
+    "signed in"
+}
+
+fn app(policy: Policy) -> (Router, Records, ManualClock) {
+    app_with(policy, |b| b.allow("/login"))
+}
+
+fn app_with(
+    policy: Policy,
+    configure: impl FnOnce(
+        mfa_axum::MfaBuilder<MemoryStore, ManualClock, Policy, SessionIdentity>,
+    ) -> mfa_axum::MfaBuilder<MemoryStore, ManualClock, Policy, SessionIdentity>,
+) -> (Router, Records, ManualClock) {
+    let clock = ManualClock::new(START);
+    let store = MemoryStore::new();
+    let mfa = configure(Mfa::builder(
+        service(store.clone(), &clock),
+        policy,
+        SessionIdentity::new(USER_KEY),
+    ))
+    .build();
     let router = Router::new()
         .route("/account", get(|| async { "account page" }))
         .route(
             "/account/close",
-            get(|| async { "closing" }).layer(MfaLayer::step_up(mfa.clone(), 300)),
+            get(|| async { "closing" }).layer(MfaLayer::step_up(&mfa, 300)),
         )
-        .route("/whoami", get(|a: Assurance| async move { a.user }))
+        .route("/whoami", get(|a: Assurance| async move { a.user.to_string() }))
         .route(
             "/codes-left",
-            get(|s: MfaStatus| async move { s.0.recovery_codes_left.to_string() }),
-        )
-        .route(
-            "/login",
-            post(|session: Session, body: String| async move {
-                sign_in(&session, body.trim()).await.unwrap();
-                "signed in"
+            get(|s: MfaSession| async move {
+                s.status().await.unwrap().recovery_codes_left.to_string()
             }),
         )
-        .layer(MfaLayer::new(mfa.clone()))
-        .nest("/mfa/api", routes(mfa.clone()))
+        .route("/login", post(app_sign_in))
+        .route(
+            "/switch",
+            post(|session: Session, body: String| async move {
+                session.insert(USER_KEY, body.trim()).await.unwrap();
+                "switched"
+            }),
+        )
+        .route("/login-as-admin", get(|| async { "admin" }))
+        .route("/login-history", get(|| async { "history" }))
+        .route("/login/step", get(|| async { "step" }))
+        .route("/mfa/devices", get(|| async { "devices" }))
+        .route(
+            "/logout",
+            post(|session: Session| async move {
+                session.remove_value(USER_KEY).await.unwrap();
+                "signed out"
+            }),
+        )
+        .layer(MfaLayer::new(&mfa))
+        .nest("/mfa/api", routes(&mfa))
+        .with_state(mfa)
         .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
-    (router, mfa, clock)
+    let records = Records {
+        service: service(store, &clock),
+    };
+    (router, records, clock)
 }
 
 /// A browser (or API client): keeps the session cookie.
@@ -174,11 +231,79 @@ async fn enrol(client: &mut Client, clock: &ManualClock) -> (Totp, Vec<String>) 
 }
 
 #[tokio::test]
-async fn anonymous_requests_pass_through() {
-    let (app, _, _) = app(Policy::Required);
+async fn anonymous_requests_are_sent_to_sign_in() {
+    let (app, _, _) = app(Policy::Optional);
     let mut client = Client::new(&app);
-    let a = client.page("/account").await;
+    for path in ["/account", "/account/close", "/whoami"] {
+        let page = client.page(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.headers[header::LOCATION], "/login");
+        let api = client.api_get(path).await;
+        assert_eq!(api.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(api.body, json!({ "error": "not_signed_in" }));
+    }
+}
+
+#[tokio::test]
+async fn passing_anonymous_requests_is_an_explicit_opt_in() {
+    let (app, _, _) = app_with(Policy::Required, |b| b.pass_anonymous_requests());
+    let a = Client::new(&app).page("/account").await;
     assert_eq!((a.status, a.body), (StatusCode::OK, json!("account page")));
+}
+
+#[tokio::test]
+async fn open_paths_are_matched_by_whole_segments() {
+    let (app, _, clock) = app(Policy::Optional);
+    let mut first = Client::new(&app);
+    first.sign_in("ada").await;
+    enrol(&mut first, &clock).await;
+    // A level-1 session of a user with MFA active.
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    for path in ["/login-as-admin", "/login-history", "/mfa/devices"] {
+        let page = client.page(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path} must be guarded");
+        assert_eq!(page.headers[header::LOCATION], "/mfa/challenge");
+    }
+    let step = client.page("/login/step").await;
+    assert_eq!((step.status, step.body), (StatusCode::OK, json!("step")));
+}
+
+#[tokio::test]
+async fn signing_out_of_the_application_voids_the_assurance() {
+    let (app, _, clock) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    enrol(&mut client, &clock).await;
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+    // The application removes its user and nothing else.
+    let out = client.send(Request::post("/logout"), Body::empty()).await;
+    assert_eq!(out.status, StatusCode::OK);
+    // Signing in again at once (the sign-in page is open) needs the code
+    // again.
+    client.sign_in("ada").await;
+    let page = client.page("/account").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/mfa/challenge");
+}
+
+#[tokio::test]
+async fn a_user_switch_in_one_session_inherits_nothing() {
+    let (app, _, clock) = app(Policy::Required);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    enrol(&mut client, &clock).await;
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+    // The application switches the session's user without cycling its id.
+    let before = client.cookie.clone().unwrap();
+    let switched = client.send(Request::post("/switch"), Body::from("bob")).await;
+    assert_eq!(switched.status, StatusCode::OK);
+    let page = client.page("/account").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/mfa/enroll");
+    assert_ne!(client.cookie.clone().unwrap(), before, "the id is cycled");
+    let status = client.api_get("/mfa/api/status").await;
+    assert_eq!(status.body, json!({ "level": 1, "enrolled": false }));
 }
 
 #[tokio::test]
@@ -210,7 +335,7 @@ async fn required_without_enrolment_leads_to_enrolment_then_through() {
 
 #[tokio::test]
 async fn the_challenge_raises_the_session_and_cycles_its_id() {
-    let (app, mfa, clock) = app(Policy::Optional);
+    let (app, records, clock) = app(Policy::Optional);
     let mut first = Client::new(&app);
     first.sign_in("ada").await;
     let (totp, _) = enrol(&mut first, &clock).await;
@@ -240,12 +365,10 @@ async fn the_challenge_raises_the_session_and_cycles_its_id() {
         app: app.clone(),
         cookie: Some(before),
     };
-    let old = stale.page("/account").await;
-    assert_eq!(old.status, StatusCode::OK);
-    assert_eq!(old.body, json!("account page"));
+    let old = stale.api_get("/account").await;
     assert_eq!(
-        stale.page("/whoami").await.status,
-        StatusCode::UNAUTHORIZED,
+        (old.status, old.body),
+        (StatusCode::UNAUTHORIZED, json!({ "error": "not_signed_in" })),
         "the old session id is no longer signed in"
     );
 
@@ -257,7 +380,7 @@ async fn the_challenge_raises_the_session_and_cycles_its_id() {
         .await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     assert_eq!(replay.body, json!({ "error": "invalid_code" }));
-    assert_eq!(mfa.service().status("ada").await.unwrap().failures, 1);
+    assert_eq!(records.status("ada").await.failures, 1);
 }
 
 #[tokio::test]
@@ -410,34 +533,112 @@ async fn json_routes_refuse_forms_and_large_bodies() {
 }
 
 #[tokio::test]
-async fn a_missing_guard_is_named() {
+async fn a_missing_session_layer_is_named() {
+    let clock = ManualClock::new(START);
+    let mfa = Mfa::builder(
+        service(MemoryStore::new(), &clock),
+        Policy::Optional,
+        SessionIdentity::new(USER_KEY),
+    )
+    .build();
     let app: Router = Router::new()
-        .route(
-            "/s",
-            get(|s: MfaStatus| async move { format!("{:?}", s.0) }),
-        )
-        .route(
-            "/login",
-            post(|session: Session| async move {
-                sign_in(&session, "ada").await.unwrap();
-            }),
-        )
-        .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
-    let mut client = Client::new(&app);
-    client.sign_in("ada").await;
-    let a = client.page("/s").await;
-    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(a.body["message"].as_str().unwrap().contains("MfaLayer"));
+        .route("/whoami", get(|a: Assurance| async move { a.user.to_string() }))
+        .route("/account", get(|| async { "account" }))
+        .layer(MfaLayer::new(&mfa))
+        .with_state(mfa);
+    for path in ["/whoami", "/account"] {
+        let response = app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            String::from_utf8_lossy(&bytes).contains("session_layer_missing"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
-async fn a_missing_session_layer_is_named() {
-    let app: Router = Router::new().route("/whoami", get(|a: Assurance| async move { a.user }));
-    let response = app
-        .oneshot(Request::get("/whoami").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&bytes).contains("SessionManagerLayer"));
+async fn factor_changes_need_level_two_and_a_fresh_code() {
+    let (app, records, clock) = app(Policy::Optional);
+    let mut owner = Client::new(&app);
+    owner.sign_in("ada").await;
+    let (totp, codes) = enrol(&mut owner, &clock).await;
+
+    // Password and one recovery code, but the session never passed MFA:
+    // the code is refused before it is even looked at.
+    let mut level_one = Client::new(&app);
+    level_one.sign_in("ada").await;
+    let code = totp.generate(clock.now()).unwrap();
+    for (path, code) in [
+        ("/mfa/api/recovery-codes", code.as_str()),
+        ("/mfa/api/disable", codes[0].as_str()),
+        ("/mfa/api/disable", code.as_str()),
+    ] {
+        let a = level_one.post_json(path, json!({ "code": code })).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(a.body, json!({ "error": "mfa_required" }), "{path}");
+    }
+    let status = level_one.api_get("/mfa/api/status").await;
+    assert_eq!(status.body, json!({ "level": 1, "enrolled": true }));
+    assert_eq!(records.status("ada").await.recovery_codes_left, 10);
+
+    // Level 2 through a recovery code: the same recovery code cannot be used
+    // again, and the code that raised a session cannot change a factor.
+    let recovered = level_one
+        .post_json("/mfa/api/recovery", json!({ "code": codes[0] }))
+        .await;
+    assert_eq!(recovered.status, StatusCode::OK);
+    let again = level_one
+        .post_json("/mfa/api/disable", json!({ "code": codes[0] }))
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.body["error"], "invalid_code");
+
+    let mut level_two = Client::new(&app);
+    level_two.sign_in("ada").await;
+    let raising = totp.generate(clock.now()).unwrap();
+    let ok = level_two
+        .post_json("/mfa/api/challenge", json!({ "code": raising.as_str() }))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let stale = level_two
+        .post_json("/mfa/api/recovery-codes", json!({ "code": raising.as_str() }))
+        .await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{}", stale.body);
+    assert_eq!(stale.body["error"], "invalid_code");
+
+    // A newer code is accepted.
+    clock.advance(30);
+    let fresh = totp.generate(clock.now()).unwrap();
+    let new_codes = level_two
+        .post_json("/mfa/api/recovery-codes", json!({ "code": fresh.as_str() }))
+        .await;
+    assert_eq!(new_codes.status, StatusCode::OK, "{}", new_codes.body);
+    assert_eq!(new_codes.body["recovery_codes"].as_array().unwrap().len(), 10);
+    clock.advance(30);
+    let fresh = totp.generate(clock.now()).unwrap();
+    let off = level_two
+        .post_json("/mfa/api/disable", json!({ "code": fresh.as_str() }))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+}
+
+#[tokio::test]
+async fn step_up_routes_follow_the_policy_for_users_without_mfa() {
+    let (optional_app, _, _) = app(Policy::Optional);
+    let mut optional = Client::new(&optional_app);
+    optional.sign_in("ada").await;
+    let through = optional.page("/account/close").await;
+    assert_eq!((through.status, through.body), (StatusCode::OK, json!("closing")));
+
+    let (required_app, _, _) = app(Policy::Required);
+    let mut required = Client::new(&required_app);
+    required.sign_in("ada").await;
+    let page = required.page("/account/close").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/mfa/enroll");
 }

@@ -3,20 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use mfa_axum::{Mfa, MfaLayer, routes, sign_in, sign_out};
+use mfa_axum::{Mfa, MfaLayer, SessionIdentity, routes};
 use mfa_flow::{
     AppKey, Keyring, ManualClock, MfaConfig, MfaRecord, MfaService, Policy, Saved, Store,
 };
 use proptest::prelude::*;
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
+
+/// Where the application keeps its signed-in user.
+const USER_KEY: &str = "app.user";
 
 fn router<S: Store + 'static>(store: S) -> Router {
     let service = MfaService::new(
@@ -25,28 +26,27 @@ fn router<S: Store + 'static>(store: S) -> Router {
         Keyring::new(AppKey::from_bytes(1, &[2; 32]).unwrap()),
         MfaConfig::new("Lumen"),
     );
-    let mfa = Mfa::new(service, Policy::Required)
-        .allow("/login")
+    let mfa = Mfa::builder(service, Policy::Required, SessionIdentity::new(USER_KEY))
         .allow("/logout")
-        .shared();
+        .build();
     Router::new()
         .route("/account", get(|| async { "account page" }))
         .route(
             "/login",
             post(|session: Session| async move {
-                sign_in(&session, "ada").await.unwrap();
+                session.insert(USER_KEY, "ada").await.unwrap();
                 "signed in"
             }),
         )
         .route(
             "/logout",
             post(|session: Session| async move {
-                sign_out(&session).await.unwrap();
+                session.flush().await.unwrap();
                 "signed out"
             }),
         )
-        .layer(MfaLayer::new(Arc::clone(&mfa)))
-        .nest("/mfa/api", routes(mfa))
+        .layer(MfaLayer::new(&mfa))
+        .nest("/mfa/api", routes(&mfa))
         .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false))
 }
 
@@ -156,7 +156,7 @@ impl Store for DownStore {
 #[tokio::test]
 async fn a_store_that_is_down_is_503_not_a_crash() {
     let app = router(DownStore);
-    let cookie = cookie(&app).await;
+    let mut cookie = cookie(&app).await;
     for (method, path) in [("GET", "/account"), ("GET", "/mfa/api/status")] {
         let response = app
             .clone()
@@ -172,11 +172,16 @@ async fn a_store_that_is_down_is_503_not_a_crash() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        // The first request after sign-in starts the MFA session: a new id.
+        if let Some(set) = response.headers().get(header::SET_COOKIE) {
+            cookie = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+        }
     }
 }
 
 #[tokio::test]
 async fn sign_out_clears_the_mfa_state() {
+    // (The sign-in page is open; sign-out flushes the session.)
     let app = router(mfa_flow::MemoryStore::new());
     let cookie = cookie(&app).await;
     let page = |cookie: String| {
@@ -190,11 +195,13 @@ async fn sign_out_clears_the_mfa_state() {
             )
             .await
             .unwrap()
-            .status()
+            .headers()
+            .get(header::LOCATION)
+            .cloned()
         }
     };
     // Required and not enrolled: sent to enrolment while signed in...
-    assert_eq!(page(cookie.clone()).await, StatusCode::SEE_OTHER);
+    assert_eq!(page(cookie.clone()).await.unwrap(), "/mfa/enroll");
     let out = app
         .clone()
         .oneshot(
@@ -206,8 +213,8 @@ async fn sign_out_clears_the_mfa_state() {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::OK);
-    // ...and anonymous (passed through to the app's own handling) after.
-    assert_eq!(page(cookie).await, StatusCode::OK);
+    // ...and sent to sign in after.
+    assert_eq!(page(cookie).await.unwrap(), "/login");
 }
 
 /// The guard is tower middleware, not axum-only: here it wraps a plain
@@ -222,19 +229,22 @@ async fn the_guard_wraps_any_tower_service() {
         Keyring::new(AppKey::from_bytes(1, &[2; 32]).unwrap()),
         MfaConfig::new("Lumen"),
     );
-    let mfa = Mfa::new(service, Policy::Required).shared();
+    let mfa = Mfa::builder(service, Policy::Required, SessionIdentity::new(USER_KEY))
+        .sign_in_page("/signin")
+        .build();
     let inner = tower::service_fn(|request: Request<Body>| async move {
         // Sign in on the way through when asked, as an application would.
         if request.uri().path() == "/signin" {
             let session = request.extensions().get::<Session>().unwrap().clone();
-            sign_in(&session, "ada").await.unwrap();
+            session.insert(USER_KEY, "ada").await.unwrap();
         }
         Ok::<_, std::convert::Infallible>(http::Response::new(String::from("inner")))
     });
     let guarded = ServiceBuilder::new()
         .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false))
-        .service(MfaLayer::new(mfa.clone()).layer(inner));
-    // Anonymous: through to the inner service, which signs the user in.
+        .service(MfaLayer::new(&mfa).layer(inner));
+    // The (open) sign-in page: through to the inner service, which signs
+    // the user in.
     let response = guarded
         .clone()
         .oneshot(Request::get("/signin").body(Body::empty()).unwrap())
@@ -264,6 +274,14 @@ async fn the_guard_wraps_any_tower_service() {
         .await
         .unwrap();
     assert_eq!(json.status(), StatusCode::FORBIDDEN);
+    // The first request after sign-in starts the MFA session: a new id.
+    let cookie = json.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(json.into_body(), r#"{"error":"mfa_enrollment_required"}"#);
     let page = guarded
         .oneshot(

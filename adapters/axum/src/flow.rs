@@ -1,0 +1,291 @@
+//! The MFA service, the application's policy and identity, seen without
+//! their type parameters: what the guard, the routes and the extractors
+//! call.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::Extensions;
+use mfa_flow::{
+    Clock, Enrolled, Login, MfaService, Outcome, Policy, RecoveryCodes, Requirement, Status, Store,
+};
+use tower_sessions::Session;
+
+use crate::decision::{Need, decide};
+use crate::error::Error;
+use crate::identity::{Identity, UserId};
+use crate::mfa::UserPolicy;
+use crate::paths::Paths;
+use crate::session::{Assurance, bind};
+use crate::values::{CodeKind, Enrollment};
+
+/// A boxed future.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A request's session, bound to the application's user.
+#[derive(Clone, Debug)]
+pub(crate) struct Bound {
+    pub(crate) session: Session,
+    pub(crate) assurance: Assurance,
+}
+
+/// What the guard decided for a request.
+pub(crate) enum Verdict {
+    /// Through; with the bound session when someone is signed in.
+    Through(Option<Bound>),
+    /// Nobody signed in.
+    NotSignedIn,
+    /// Enrolment or a code first.
+    Needs(Need),
+    /// The decision could not be made.
+    Failed(Error),
+}
+
+/// The operations, type-erased.
+pub(crate) trait Flow: Send + Sync {
+    fn paths(&self) -> &Paths;
+    fn now(&self) -> u64;
+
+    /// The request's session bound to the application's user, or `None`
+    /// when nobody is signed in. One boxed future.
+    fn bind(&self, extensions: &Extensions) -> BoxFuture<'static, Result<Option<Bound>, Error>>;
+
+    /// The guard's decision, in one boxed future: bind, decide, and only
+    /// below the route's level ask the flow. On an `open` path it only
+    /// binds (so a sign-out that removed the application's user voids the
+    /// assurance before the next sign-in) and lets the request through.
+    fn guard(
+        self: Arc<Self>,
+        extensions: &Extensions,
+        step_up: Option<u64>,
+        open: bool,
+    ) -> BoxFuture<'static, Verdict>;
+
+    fn requirement<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Requirement, Error>>;
+    fn opt_in<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>>;
+    fn enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Enrollment, Error>>;
+    fn confirm<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<Enrolled>, Error>>;
+    fn verify<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+        kind: CodeKind,
+    ) -> BoxFuture<'a, Result<Outcome<Login>, Error>>;
+    fn regenerate<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<RecoveryCodes>, Error>>;
+    fn disable<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<()>, Error>>;
+    fn status<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Status, Error>>;
+}
+
+/// Everything an [`Mfa`](crate::Mfa) handle erases.
+pub(crate) struct Parts<St, C, P, I> {
+    pub(crate) service: MfaService<St, C>,
+    pub(crate) policy: P,
+    pub(crate) identity: I,
+    pub(crate) paths: Paths,
+    pub(crate) pass_anonymous: bool,
+}
+
+/// Binds a request's session to the user the identity future gives.
+async fn bound<F, E>(session: Option<Session>, user: F) -> Result<Option<Bound>, Error>
+where
+    F: Future<Output = Result<Option<UserId>, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let session = session.ok_or(Error::SessionLayerMissing)?;
+    let user = user.await.map_err(|e| Error::Identity(Box::new(e)))?;
+    Ok(bind(&session, user)
+        .await?
+        .map(|assurance| Bound { session, assurance }))
+}
+
+impl<St, C, P, I> Parts<St, C, P, I>
+where
+    St: Store + 'static,
+    C: Clock + 'static,
+    P: UserPolicy,
+    I: Identity,
+{
+    async fn requirement_of(&self, user: &UserId) -> Result<Requirement, Error> {
+        let policy = self.policy.policy(user).await;
+        self.service
+            .requirement(user.as_str(), policy)
+            .await
+            .map_err(Error::from_flow)
+    }
+}
+
+impl<St, C, P, I> Flow for Parts<St, C, P, I>
+where
+    St: Store + 'static,
+    C: Clock + 'static,
+    P: UserPolicy,
+    I: Identity,
+{
+    fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    fn now(&self) -> u64 {
+        self.service.now()
+    }
+
+    fn bind(&self, extensions: &Extensions) -> BoxFuture<'static, Result<Option<Bound>, Error>> {
+        let session = extensions.get::<Session>().cloned();
+        let user = self.identity.current_user(extensions);
+        Box::pin(bound(session, user))
+    }
+
+    fn guard(
+        self: Arc<Self>,
+        extensions: &Extensions,
+        step_up: Option<u64>,
+        open: bool,
+    ) -> BoxFuture<'static, Verdict> {
+        let session = extensions.get::<Session>().cloned();
+        let user = self.identity.current_user(extensions);
+        Box::pin(async move {
+            let bound = bound(session, user).await;
+            if open {
+                // The page decides for itself; a failure here is its to
+                // meet when it reads the session.
+                return Verdict::Through(bound.ok().flatten());
+            }
+            let bound = match bound {
+                Ok(Some(bound)) => bound,
+                Ok(None) if self.pass_anonymous => return Verdict::Through(None),
+                Ok(None) => return Verdict::NotSignedIn,
+                Err(e) => return Verdict::Failed(e),
+            };
+            let now = self.service.now();
+            let need = match decide(&bound.assurance, None, step_up, now) {
+                Some(need) => need,
+                None => match self.requirement_of(&bound.assurance.user).await {
+                    Ok(requirement) => {
+                        decide(&bound.assurance, Some(requirement), step_up, now)
+                            .unwrap_or(Need::Code)
+                    }
+                    Err(e) => return Verdict::Failed(e),
+                },
+            };
+            match need {
+                Need::Nothing => Verdict::Through(Some(bound)),
+                other => Verdict::Needs(other),
+            }
+        })
+    }
+
+    fn requirement<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Requirement, Error>> {
+        Box::pin(self.requirement_of(user))
+    }
+
+    fn opt_in<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.service
+                .opt_in(user.as_str())
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+
+    fn enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Enrollment, Error>> {
+        Box::pin(async move {
+            let account = self.policy.account_name(user).await;
+            let service = &self.service;
+            let resumed = service
+                .resume_enrollment(user.as_str(), &account)
+                .await
+                .map_err(Error::from_flow)?;
+            let ticket = match resumed {
+                Some(ticket) => ticket,
+                None => service
+                    .begin_enrollment(user.as_str(), &account)
+                    .await
+                    .map_err(Error::from_flow)?,
+            };
+            Ok(Enrollment {
+                expires_in: ticket.expires_at().saturating_sub(service.now()),
+                ticket,
+                account,
+                issuer: service.config().issuer.clone(),
+            })
+        })
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<Enrolled>, Error>> {
+        Box::pin(async move {
+            self.service
+                .confirm_enrollment(user.as_str(), code)
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+
+    fn verify<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+        kind: CodeKind,
+    ) -> BoxFuture<'a, Result<Outcome<Login>, Error>> {
+        Box::pin(async move {
+            let user = user.as_str();
+            match kind {
+                CodeKind::Recovery => self.service.use_recovery_code(user, code).await,
+                _ => self.service.verify_code(user, code).await,
+            }
+            .map_err(Error::from_flow)
+        })
+    }
+
+    fn regenerate<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<RecoveryCodes>, Error>> {
+        Box::pin(async move {
+            self.service
+                .regenerate_recovery_codes(user.as_str(), code)
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+
+    fn disable<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<()>, Error>> {
+        Box::pin(async move {
+            let policy: Policy = self.policy.policy(user).await;
+            self.service
+                .disable(user.as_str(), policy, code)
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+
+    fn status<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Status, Error>> {
+        Box::pin(async move {
+            self.service
+                .status(user.as_str())
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+}
