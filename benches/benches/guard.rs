@@ -1,7 +1,9 @@
 //! The MFA guard's cost: a request to a route with a level-2 session through
 //! `MfaLayer`, against the same route behind the session layer only, in the
 //! same run. The route's handler reads the signed-in user (`Assurance`), as a
-//! protected page does, so both load the session.
+//! protected page does, so both load the session and ask the application
+//! who is signed in (`SessionIdentity`); behind the guard the handler reuses
+//! what the guard bound.
 //!
 //! Run with `cargo bench -p mfa-benches --bench guard`.
 
@@ -14,7 +16,7 @@ use axum::body::Body;
 use axum::routing::{get, post};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode, header};
-use mfa_axum::{Assurance, Mfa, MfaLayer, routes, sign_in};
+use mfa_axum::{Assurance, Mfa, MfaLayer, SessionIdentity, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
 use tower::ServiceExt;
@@ -46,26 +48,27 @@ fn guard(c: &mut Criterion) {
         Keyring::new(AppKey::from_bytes(1, &[3; 32]).unwrap()),
         MfaConfig::new("Bench"),
     );
-    let mfa = Mfa::new(service, Policy::Optional).allow("/login").shared();
-    let mfa_for_plain = mfa.clone();
+    let mfa = Mfa::builder(service, Policy::Optional, SessionIdentity::new("user")).build();
     let sessions = Sessions::default();
-    let page = || get(|a: Assurance| async move { a.user });
+    let page = || get(|a: Assurance| async move { a.user.to_string() });
     let guarded = Router::new()
         .route("/account", page())
         .route(
             "/login",
             post(|session: Session| async move {
-                sign_in(&session, "ada").await.unwrap();
+                session.insert("user", "ada").await.unwrap();
             }),
         )
-        .layer(MfaLayer::new(mfa.clone()))
-        .nest("/mfa/api", routes(mfa))
+        .layer(MfaLayer::new(&mfa))
+        .nest("/mfa/api", routes(&mfa))
+        .with_state(mfa.clone())
         .layer(SessionManagerLayer::new(sessions.clone()).with_secure(false));
     // The same routes without the guard.
     let plain = Router::new()
         .route("/account", page())
         .route("/login", post(|| async {}))
-        .nest("/mfa/api", routes(mfa_for_plain))
+        .nest("/mfa/api", routes(&mfa))
+        .with_state(mfa)
         .layer(SessionManagerLayer::new(sessions).with_secure(false));
 
     // A level-2 session: sign in, enrol, confirm (which raises the level).

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::routing::post;
 use http::{Request, header};
 use libfuzzer_sys::fuzz_target;
-use mfa_axum::{Mfa, MfaLayer, routes, sign_in};
+use mfa_axum::{Mfa, MfaLayer, SessionIdentity, routes};
 use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
@@ -53,17 +53,21 @@ fn server() -> &'static Server {
             Keyring::new(AppKey::from_bytes(1, &[9; 32]).expect("a key")),
             MfaConfig::new("Fuzz"),
         );
-        let mfa = Mfa::new(service, Policy::Optional).allow("/login").shared();
+        let mfa = Mfa::builder(service, Policy::Optional, SessionIdentity::new("user")).build();
         let app = Router::new()
             .route("/account", axum::routing::get(|| async { "account" }))
             .route(
                 "/login",
                 post(|session: Session| async move {
-                    sign_in(&session, "fuzz-user").await.expect("memory sessions");
+                    session
+                        .insert("user", "fuzz-user")
+                        .await
+                        .expect("memory sessions");
                 }),
             )
-            .layer(MfaLayer::new(mfa.clone()))
-            .nest("/api", routes(mfa))
+            .layer(MfaLayer::new(&mfa))
+            .nest("/api", routes(&mfa))
+            .with_state(mfa)
             .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
         let response = runtime
             .block_on(

@@ -48,7 +48,9 @@ impl<Backend> std::fmt::Debug for AuthSessionIdentity<Backend> {
 
 /// No `AuthSession` on the request.
 #[derive(Debug, thiserror::Error)]
-#[error("no axum_login::AuthSession on the request: is AuthManagerLayer installed outside MfaLayer?")]
+#[error(
+    "no axum_login::AuthSession on the request: is AuthManagerLayer installed outside MfaLayer?"
+)]
 pub struct AuthLayerMissing;
 
 impl<Backend: AuthnBackend + 'static> Identity for AuthSessionIdentity<Backend> {

@@ -78,9 +78,7 @@ impl Error {
             Self::Identity(_) | Self::Session(_) | Self::Store(_) | Self::Contention => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::SessionLayerMissing | Self::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::SessionLayerMissing | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -330,8 +330,7 @@ where
     type Rejection = MfaRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let session =
-            <MfaSession as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let session = <MfaSession as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         Ok(session.bound.assurance)
     }
 }

@@ -173,10 +173,8 @@ where
             let need = match decide(&bound.assurance, None, step_up, now) {
                 Some(need) => need,
                 None => match self.requirement_of(&bound.assurance.user).await {
-                    Ok(requirement) => {
-                        decide(&bound.assurance, Some(requirement), step_up, now)
-                            .unwrap_or(Need::Code)
-                    }
+                    Ok(requirement) => decide(&bound.assurance, Some(requirement), step_up, now)
+                        .unwrap_or(Need::Code),
                     Err(e) => return Verdict::Failed(e),
                 },
             };

@@ -89,8 +89,14 @@ async fn status(mfa: MfaSession) -> Result<Response, Response> {
     Ok(Json(body).into_response())
 }
 
-async fn begin(mfa: MfaSession, Json(_): Json<serde::de::IgnoredAny>) -> Result<Response, Response> {
-    let enrollment = mfa.enrollment().await.map_err(IntoResponse::into_response)?;
+async fn begin(
+    mfa: MfaSession,
+    Json(_): Json<serde::de::IgnoredAny>,
+) -> Result<Response, Response> {
+    let enrollment = mfa
+        .enrollment()
+        .await
+        .map_err(IntoResponse::into_response)?;
     let ticket = &enrollment.ticket;
     Ok(Json(serde_json::json!({
         "otpauth_uri": ticket.expose_uri(),

@@ -13,9 +13,7 @@ use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use mfa_axum::{Assurance, Mfa, MfaLayer, MfaSession, SessionIdentity, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
-use mfa_flow::{
-    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, Status,
-};
+use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, Status};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
@@ -60,7 +58,8 @@ fn app_with(
     policy: Policy,
     configure: impl FnOnce(
         mfa_axum::MfaBuilder<MemoryStore, ManualClock, Policy, SessionIdentity>,
-    ) -> mfa_axum::MfaBuilder<MemoryStore, ManualClock, Policy, SessionIdentity>,
+    )
+        -> mfa_axum::MfaBuilder<MemoryStore, ManualClock, Policy, SessionIdentity>,
 ) -> (Router, Records, ManualClock) {
     let clock = ManualClock::new(START);
     let store = MemoryStore::new();
@@ -76,7 +75,10 @@ fn app_with(
             "/account/close",
             get(|| async { "closing" }).layer(MfaLayer::step_up(&mfa, 300)),
         )
-        .route("/whoami", get(|a: Assurance| async move { a.user.to_string() }))
+        .route(
+            "/whoami",
+            get(|a: Assurance| async move { a.user.to_string() }),
+        )
         .route(
             "/codes-left",
             get(|s: MfaSession| async move {
@@ -296,7 +298,9 @@ async fn a_user_switch_in_one_session_inherits_nothing() {
     assert_eq!(client.page("/account").await.status, StatusCode::OK);
     // The application switches the session's user without cycling its id.
     let before = client.cookie.clone().unwrap();
-    let switched = client.send(Request::post("/switch"), Body::from("bob")).await;
+    let switched = client
+        .send(Request::post("/switch"), Body::from("bob"))
+        .await;
     assert_eq!(switched.status, StatusCode::OK);
     let page = client.page("/account").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
@@ -368,7 +372,10 @@ async fn the_challenge_raises_the_session_and_cycles_its_id() {
     let old = stale.api_get("/account").await;
     assert_eq!(
         (old.status, old.body),
-        (StatusCode::UNAUTHORIZED, json!({ "error": "not_signed_in" })),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "not_signed_in" })
+        ),
         "the old session id is no longer signed in"
     );
 
@@ -542,7 +549,10 @@ async fn a_missing_session_layer_is_named() {
     )
     .build();
     let app: Router = Router::new()
-        .route("/whoami", get(|a: Assurance| async move { a.user.to_string() }))
+        .route(
+            "/whoami",
+            get(|a: Assurance| async move { a.user.to_string() }),
+        )
         .route("/account", get(|| async { "account" }))
         .layer(MfaLayer::new(&mfa))
         .with_state(mfa);
@@ -606,7 +616,10 @@ async fn factor_changes_need_level_two_and_a_fresh_code() {
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     let stale = level_two
-        .post_json("/mfa/api/recovery-codes", json!({ "code": raising.as_str() }))
+        .post_json(
+            "/mfa/api/recovery-codes",
+            json!({ "code": raising.as_str() }),
+        )
         .await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{}", stale.body);
     assert_eq!(stale.body["error"], "invalid_code");
@@ -618,7 +631,10 @@ async fn factor_changes_need_level_two_and_a_fresh_code() {
         .post_json("/mfa/api/recovery-codes", json!({ "code": fresh.as_str() }))
         .await;
     assert_eq!(new_codes.status, StatusCode::OK, "{}", new_codes.body);
-    assert_eq!(new_codes.body["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        new_codes.body["recovery_codes"].as_array().unwrap().len(),
+        10
+    );
     clock.advance(30);
     let fresh = totp.generate(clock.now()).unwrap();
     let off = level_two
@@ -633,7 +649,10 @@ async fn step_up_routes_follow_the_policy_for_users_without_mfa() {
     let mut optional = Client::new(&optional_app);
     optional.sign_in("ada").await;
     let through = optional.page("/account/close").await;
-    assert_eq!((through.status, through.body), (StatusCode::OK, json!("closing")));
+    assert_eq!(
+        (through.status, through.body),
+        (StatusCode::OK, json!("closing"))
+    );
 
     let (required_app, _, _) = app(Policy::Required);
     let mut required = Client::new(&required_app);

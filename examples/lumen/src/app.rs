@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use mfa_axum::Mfa;
+use mfa_axum::{Mfa, SessionIdentity};
 use mfa_flow::{AppKey, Clock, Keyring, MfaConfig, MfaService};
 use mfa_store_sqlx::sqlx::postgres::PgPoolOptions;
 use mfa_store_sqlx::sqlx::sqlite::SqlitePoolOptions;
@@ -18,7 +18,7 @@ use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as Sqli
 
 use crate::config::{Config, Database};
 use crate::db::Db;
-use crate::flow::{AppClock, CustomerPolicy, LumenStore};
+use crate::flow::{AppClock, CustomerPolicy, LumenStore, USER_KEY};
 use crate::handlers::{AppState, router};
 
 /// Why the app could not start.
@@ -200,10 +200,11 @@ impl Lumen {
             MfaConfig::new(issuer).with_enrollment_ttl(config.enrollment_ttl),
         );
         let policy = CustomerPolicy { db: db.clone() };
-        let mfa = Mfa::new(service, policy)
+        let mfa = Mfa::builder(service, policy, SessionIdentity::new(USER_KEY))
+            .sign_in_page("/login")
             .challenge_page("/mfa/challenge")
             .enrollment_page("/mfa/enroll")
-            .shared();
+            .build();
         let state = AppState {
             mfa,
             db: db.clone(),

@@ -1,9 +1,10 @@
 //! The MFA service as the app uses it: one store type for either database,
-//! a clock that tests can replace, and the customers' policy.
+//! a clock that tests can replace, the customers' policy, and where the
+//! signed-in user is kept.
 
 use std::sync::Arc;
 
-use mfa_axum::{Mfa, UserPolicy};
+use mfa_axum::{UserId, UserPolicy};
 use mfa_flow::{Clock, MfaRecord, Policy, Saved, Store};
 use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError};
 
@@ -60,8 +61,8 @@ pub(crate) struct CustomerPolicy {
 }
 
 impl UserPolicy for CustomerPolicy {
-    async fn policy(&self, user: &str) -> Policy {
-        match self.db.user(user).await {
+    async fn policy(&self, user: &UserId) -> Policy {
+        match self.db.user(user.as_str()).await {
             Ok(Some(u)) if !u.customer.mfa_required => Policy::Optional,
             Ok(Some(_)) => Policy::Required,
             // Unknown user or database down: the stricter answer.
@@ -69,13 +70,15 @@ impl UserPolicy for CustomerPolicy {
         }
     }
 
-    async fn account_name(&self, user: &str) -> String {
-        match self.db.user(user).await {
+    async fn account_name(&self, user: &UserId) -> String {
+        match self.db.user(user.as_str()).await {
             Ok(Some(u)) => u.email,
-            _ => user.to_owned(),
+            _ => user.as_str().to_owned(),
         }
     }
 }
 
-/// The MFA service with the app's store, clock and policy.
-pub(crate) type LumenMfa = Mfa<LumenStore, AppClock, CustomerPolicy>;
+/// The session key holding the signed-in user's id: Lumen's own sign-in
+/// writes it, and mfa-axum reads it (`SessionIdentity`) to know who is
+/// signed in.
+pub(crate) const USER_KEY: &str = "lumen.user";

@@ -1,113 +1,70 @@
-//! Enrolment, the code page and the recovery-code page.
+//! Enrolment, the code page and the recovery-code page: thin renderers of
+//! mfa-axum's `MfaSession`.
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
-use mfa_axum::{Assurance, CodeKind, Failure, Level, UserPolicy};
-use mfa_flow::{FlowError, MfaError, Outcome, Requirement};
-use tower_sessions::Session;
+use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
+use mfa_flow::Outcome;
 
-use super::{
-    AppState, Checked, CodeForm, Page, Problem, SignedIn, mfa_broken, refusal, with_status,
-};
+use super::{Checked, CodeForm, Page, mfa_broken, refusal, with_status};
 use crate::pages::{self, Enrolment};
 use crate::security::csrf_token;
 
 /// The enrolment page: the pending QR code again if there is one, a new
 /// one otherwise.
-async fn enroll_page(
-    app: &AppState,
-    session: &Session,
-    user: &str,
-    error: Option<(StatusCode, &str)>,
-) -> Page {
-    let service = app.mfa.service();
-    let account = app.mfa.policy().account_name(user).await;
-    let ticket = match service.resume_enrollment(user, &account).await {
-        Ok(Some(ticket)) => ticket,
-        // A refused code on an expired QR code: say so on the expired page.
-        Ok(None) if error.is_some() => return Ok(Redirect::to("/mfa/expired").into_response()),
-        Ok(None) => match service.begin_enrollment(user, &account).await {
-            Ok(ticket) => ticket,
-            Err(MfaError::Flow(FlowError::AlreadyEnrolled)) => {
-                return Ok(Redirect::to("/account").into_response());
-            }
-            Err(e) => return Err(mfa_broken(e)),
-        },
+async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Page {
+    let enrollment = match mfa.enrollment().await {
+        Ok(enrollment) => enrollment,
+        Err(Error::AlreadyEnrolled) => return Ok(Redirect::to("/account").into_response()),
         Err(e) => return Err(mfa_broken(e)),
     };
-    let csrf = csrf_token(session).await?;
+    let csrf = csrf_token(mfa.session()).await?;
     let view = Enrolment {
-        qr_svg: ticket.qr_svg(),
-        secret: ticket.expose_secret(),
-        account: &account,
-        issuer: &service.config().issuer,
-        expires_in: ticket.expires_at().saturating_sub(service.now()),
+        qr_svg: enrollment.ticket.qr_svg(),
+        secret: enrollment.ticket.expose_secret(),
+        account: &enrollment.account,
+        issuer: &enrollment.issuer,
+        expires_in: enrollment.expires_in,
     };
     let (status, text) = error.map_or((StatusCode::OK, None), |(s, t)| (s, Some(t)));
     Ok(with_status(status, pages::enroll(&view, text, &csrf)))
 }
 
-pub(super) async fn enroll_form(
-    State(app): State<AppState>,
-    session: Session,
-    SignedIn(a): SignedIn,
-) -> Page {
-    enroll_page(&app, &session, &a.user, None).await
+pub(super) async fn enroll_form(mfa: MfaSession) -> Page {
+    enroll_page(&mfa, None).await
 }
 
-pub(super) async fn enroll(
-    State(app): State<AppState>,
-    session: Session,
-    SignedIn(a): SignedIn,
-    Checked(form): Checked<CodeForm>,
-) -> Page {
-    match app.mfa.confirm(&session, &form.code).await {
+pub(super) async fn enroll(mut mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
+    match mfa.confirm(&form.code).await {
         Ok(Outcome::Accepted(enrolled)) => {
-            let csrf = csrf_token(&session).await?;
+            let csrf = csrf_token(mfa.session()).await?;
             let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
             let heading = "Multi-factor authentication is on";
             Ok(pages::recovery_codes(&codes, heading, &csrf).into_response())
         }
-        Ok(Outcome::Expired) => Ok(Redirect::to("/mfa/expired").into_response()),
-        Ok(refused) => {
-            let (status, text) = refusal(&refused, app.now(), CodeKind::Totp);
-            enroll_page(&app, &session, &a.user, Some((status, &text))).await
-        }
-        Err(Failure::Mfa(MfaError::Flow(FlowError::NoPendingEnrollment))) => {
+        Ok(Outcome::Expired) | Err(Error::NoPendingEnrollment) => {
             Ok(Redirect::to("/mfa/expired").into_response())
         }
-        Err(Failure::NotSignedIn) => Ok(Redirect::to("/login").into_response()),
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
+            enroll_page(&mfa, Some((status, &text))).await
+        }
         Err(e) => Err(mfa_broken(e)),
     }
 }
 
-pub(super) async fn expired(session: Session, SignedIn(_): SignedIn) -> Page {
-    let csrf = csrf_token(&session).await?;
+pub(super) async fn expired(mfa: MfaSession) -> Page {
+    let csrf = csrf_token(mfa.session()).await?;
     Ok(pages::expired(&csrf).into_response())
 }
 
-/// Whether this signed-in user is one who should see a code page; anyone
-/// else goes to the account page, where the guard sends them on.
-async fn wants_a_code(app: &AppState, a: &Assurance) -> Result<bool, Problem> {
-    if a.level == Level::Mfa {
-        return Ok(false);
-    }
-    let policy = app.mfa.policy().policy(&a.user).await;
-    let needs = app
-        .mfa
-        .service()
-        .requirement(&a.user, policy)
-        .await
-        .map_err(mfa_broken)?;
-    Ok(needs == Requirement::Code)
-}
-
-async fn code_form(app: &AppState, session: &Session, a: &Assurance, kind: CodeKind) -> Page {
-    if !wants_a_code(app, a).await? {
+/// The code pages, for a session whose login needs a code; anyone else goes
+/// to the account page, where the guard sends them on.
+async fn code_form(mfa: &MfaSession, kind: CodeKind) -> Page {
+    if mfa.need(None).await.map_err(mfa_broken)? != Need::Code {
         return Ok(Redirect::to("/account").into_response());
     }
-    let csrf = csrf_token(session).await?;
+    let csrf = csrf_token(mfa.session()).await?;
     Ok(match kind {
         CodeKind::Recovery => pages::recovery(None, &csrf),
         _ => pages::challenge(None, &csrf),
@@ -115,65 +72,43 @@ async fn code_form(app: &AppState, session: &Session, a: &Assurance, kind: CodeK
     .into_response())
 }
 
-async fn check_code(
-    app: &AppState,
-    session: &Session,
-    a: &Assurance,
-    form: &CodeForm,
-    kind: CodeKind,
-) -> Page {
-    if !wants_a_code(app, a).await? {
+/// A submitted code: one MFA record load (the check itself).
+async fn check_code(mut mfa: MfaSession, form: &CodeForm, kind: CodeKind) -> Page {
+    if mfa.assurance().level == Level::Mfa {
         return Ok(Redirect::to("/account").into_response());
     }
-    match app.mfa.verify(session, &form.code, kind).await {
+    match mfa.verify(&form.code, kind).await {
         Ok(Outcome::Accepted(_)) if kind == CodeKind::Recovery => {
             Ok(Redirect::to("/account/authentication?notice=recovery-used").into_response())
         }
-        Ok(Outcome::Accepted(_)) => Ok(Redirect::to("/account").into_response()),
+        Ok(Outcome::Accepted(_)) | Err(Error::NotEnrolled) => {
+            Ok(Redirect::to("/account").into_response())
+        }
         Ok(refused) => {
-            let (status, text) = refusal(&refused, app.now(), kind);
-            let csrf = csrf_token(session).await?;
+            let (status, text) = refusal(&refused, mfa.now(), kind);
+            let csrf = csrf_token(mfa.session()).await?;
             let page = match kind {
                 CodeKind::Recovery => pages::recovery(Some(&text), &csrf),
                 _ => pages::challenge(Some(&text), &csrf),
             };
             Ok(with_status(status, page))
         }
-        Err(Failure::NotSignedIn) => Ok(Redirect::to("/login").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }
 }
 
-pub(super) async fn challenge_form(
-    State(app): State<AppState>,
-    session: Session,
-    SignedIn(a): SignedIn,
-) -> Page {
-    code_form(&app, &session, &a, CodeKind::Totp).await
+pub(super) async fn challenge_form(mfa: MfaSession) -> Page {
+    code_form(&mfa, CodeKind::Totp).await
 }
 
-pub(super) async fn challenge(
-    State(app): State<AppState>,
-    session: Session,
-    SignedIn(a): SignedIn,
-    Checked(form): Checked<CodeForm>,
-) -> Page {
-    check_code(&app, &session, &a, &form, CodeKind::Totp).await
+pub(super) async fn challenge(mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
+    check_code(mfa, &form, CodeKind::Totp).await
 }
 
-pub(super) async fn recovery_form(
-    State(app): State<AppState>,
-    session: Session,
-    SignedIn(a): SignedIn,
-) -> Page {
-    code_form(&app, &session, &a, CodeKind::Recovery).await
+pub(super) async fn recovery_form(mfa: MfaSession) -> Page {
+    code_form(&mfa, CodeKind::Recovery).await
 }
 
-pub(super) async fn recovery(
-    State(app): State<AppState>,
-    session: Session,
-    SignedIn(a): SignedIn,
-    Checked(form): Checked<CodeForm>,
-) -> Page {
-    check_code(&app, &session, &a, &form, CodeKind::Recovery).await
+pub(super) async fn recovery(mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
+    check_code(mfa, &form, CodeKind::Recovery).await
 }

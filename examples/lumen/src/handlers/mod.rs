@@ -16,17 +16,14 @@ mod mfa;
 mod sign_in;
 mod web;
 
-use std::sync::Arc;
-
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
 use axum::middleware;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use http::StatusCode;
-use http::request::Parts;
 use maud::Markup;
-use mfa_axum::{Assurance, AssuranceRejection, CodeKind, MfaLayer};
+use mfa_axum::{CodeKind, Mfa, MfaLayer, refusal_status};
 use mfa_flow::Outcome;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -36,20 +33,26 @@ use tower_sessions::cookie::time::Duration;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 use crate::db::Db;
-use crate::flow::LumenMfa;
 use crate::pages;
 use crate::security::{Broken, csrf_matches};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(crate) mfa: Arc<LumenMfa>,
+    pub(crate) mfa: Mfa,
     pub(crate) db: Db,
 }
 
 impl AppState {
     fn now(&self) -> u64 {
-        self.mfa.service().now()
+        self.mfa.now()
+    }
+}
+
+/// The `MfaSession` extractor finds the MFA handle in the state.
+impl FromRef<AppState> for Mfa {
+    fn from_ref(app: &AppState) -> Self {
+        app.mfa.clone()
     }
 }
 
@@ -79,22 +82,6 @@ fn mfa_broken<E: std::error::Error + Send + Sync + 'static>(e: E) -> Problem {
 }
 
 type Page = Result<Response, Problem>;
-
-/// The signed-in user (password checked, MFA perhaps not yet); anyone else
-/// is sent to the sign-in page.
-struct SignedIn(Assurance);
-
-impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Assurance::from_request_parts(parts, state).await {
-            Ok(a) => Ok(Self(a)),
-            Err(AssuranceRejection::NotSignedIn) => Err(Redirect::to("/login").into_response()),
-            Err(e) => Err(e.into_response()),
-        }
-    }
-}
 
 /// A form that carries the session's CSRF token.
 trait Protected: DeserializeOwned {
@@ -165,37 +152,28 @@ impl Notice {
     }
 }
 
-/// What to tell the user about a refused code, with the answer's status.
+/// What to tell the user about a refused code, with the answer's status
+/// (mfa-axum's mapping).
 fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, String) {
-    match outcome {
-        Outcome::Locked { until: Some(until) } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many wrong codes. Try again in {}.",
-                pages::time_left(until.saturating_sub(now))
-            ),
+    let text = match outcome {
+        Outcome::Locked { until: Some(until) } => format!(
+            "Too many wrong codes. Try again in {}.",
+            pages::time_left(until.saturating_sub(now))
         ),
-        Outcome::Locked { until: None } => (
-            StatusCode::TOO_MANY_REQUESTS,
+        Outcome::Locked { until: None } => {
             "Too many wrong codes: sign-in with the app is locked. Use a recovery code, \
              or ask your administrator to unlock your account."
-                .to_owned(),
-        ),
-        Outcome::Expired => (StatusCode::GONE, "This QR code has expired.".to_owned()),
-        Outcome::Malformed(_) if kind == CodeKind::Recovery => (
-            StatusCode::BAD_REQUEST,
-            "Enter a recovery code as it was shown to you, such as ABCD-EFGH-….".to_owned(),
-        ),
-        Outcome::Malformed(_) => (
-            StatusCode::BAD_REQUEST,
-            "Enter the 6-digit code from your authenticator app.".to_owned(),
-        ),
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            "That code is not valid. Enter the code your app shows now; each code works once."
-                .to_owned(),
-        ),
-    }
+                .to_owned()
+        }
+        Outcome::Expired => "This QR code has expired.".to_owned(),
+        Outcome::Malformed(_) if kind == CodeKind::Recovery => {
+            "Enter a recovery code as it was shown to you, such as ABCD-EFGH-….".to_owned()
+        }
+        Outcome::Malformed(_) => "Enter the 6-digit code from your authenticator app.".to_owned(),
+        _ => "That code is not valid. Enter the code your app shows now; each code works once."
+            .to_owned(),
+    };
+    (refusal_status(outcome), text)
 }
 
 fn with_status(status: StatusCode, page: Markup) -> Response {
@@ -226,7 +204,7 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .route("/account/mfa/enable", post(account::enable))
         .route("/account/mfa/disable", post(account::disable))
         .route("/account/mfa/recovery-codes", post(account::regenerate))
-        .route_layer(MfaLayer::new(Arc::clone(&app.mfa)));
+        .route_layer(MfaLayer::new(&app.mfa));
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -252,8 +230,8 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .route("/static/app.js", get(web::js))
         .merge(guarded)
         .merge(open)
-        .with_state(app.clone())
-        .nest("/api/mfa", mfa_axum::routes(app.mfa))
+        .nest("/api/mfa", mfa_axum::routes(&app.mfa))
+        .with_state(app)
         .fallback(web::not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(session_layer)

@@ -7,7 +7,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{AppState, Checked, Csrf, Notice, Page, mfa_broken, with_status};
+use mfa_axum::UserId;
+
 use crate::db::User;
+use crate::flow::USER_KEY;
 use crate::pages::{self, Registration};
 use crate::security::{
     Broken, csrf_token, decoy_hash, hash_password, new_user_id, password_matches, rotate_csrf,
@@ -105,8 +108,7 @@ pub(super) async fn register(
     if app.db.create_user(&user, app.now()).await? && (form.otp.is_some() || customer.mfa_required)
     {
         app.mfa
-            .service()
-            .opt_in(&user.id)
+            .opt_in(&UserId::new(user.id.as_str()))
             .await
             .map_err(mfa_broken)?;
     }
@@ -158,16 +160,21 @@ pub(super) async fn login(
         return Ok(with_status(StatusCode::UNAUTHORIZED, page));
     };
     app.db.sign_in_succeeded(&email).await?;
-    mfa_axum::sign_in(&session, &user.id)
+    // Lumen's own sign-in: a new session id (against fixation) holding the
+    // user. mfa-axum reads it from there; there is nothing else to call.
+    session.cycle_id().await.map_err(Broken::Session)?;
+    session
+        .insert(USER_KEY, &user.id)
         .await
-        .map_err(mfa_broken)?;
+        .map_err(Broken::Session)?;
     rotate_csrf(&session).await?;
     // The MFA guard on /account sends the user on: enrolment, code, or in.
     Ok(Redirect::to("/account").into_response())
 }
 
 pub(super) async fn logout(session: Session, Checked(_): Checked<Csrf>) -> Page {
-    mfa_axum::sign_out(&session).await.map_err(mfa_broken)?;
+    // Everything goes: the user, the MFA assurance, the CSRF token.
+    session.flush().await.map_err(Broken::Session)?;
     Ok(Redirect::to("/login?notice=signed-out").into_response())
 }
 

@@ -1,0 +1,216 @@
+//! What a request costs in store reads, counted by wrapping both stores:
+//! a submitted code loads the MFA record once and the session once; a
+//! request of a session that passed MFA loads no MFA record at all.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use mfa_axum::{Assurance, Mfa, MfaLayer, SessionIdentity, routes};
+use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
+use mfa_flow::{
+    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaRecord, MfaService, Policy, Saved,
+    Store,
+};
+use tower::ServiceExt;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
+
+/// The MFA store, counting loads.
+#[derive(Clone, Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    loads: Arc<AtomicUsize>,
+}
+
+impl Store for CountingStore {
+    type Error = <MemoryStore as Store>::Error;
+    async fn load(&self, user: &str) -> Result<Option<MfaRecord>, Self::Error> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(user).await
+    }
+    async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, Self::Error> {
+        self.inner.save(user, record).await
+    }
+    async fn delete(&self, user: &str, version: u64) -> Result<Saved, Self::Error> {
+        self.inner.delete(user, version).await
+    }
+}
+
+/// The session store, counting loads.
+#[derive(Clone, Debug, Default)]
+struct CountingSessions {
+    inner: Sessions,
+    loads: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for CountingSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.inner.save(record).await
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.inner.delete(id).await
+    }
+}
+
+struct App {
+    router: Router,
+    clock: ManualClock,
+    mfa_loads: Arc<AtomicUsize>,
+    session_loads: Arc<AtomicUsize>,
+}
+
+fn app() -> App {
+    let clock = ManualClock::new(1_700_000_000);
+    let store = CountingStore::default();
+    let sessions = CountingSessions::default();
+    let service = MfaService::new(
+        store.clone(),
+        clock.clone(),
+        Keyring::new(AppKey::from_bytes(1, &[4; 32]).unwrap()),
+        MfaConfig::new("Count"),
+    );
+    let mfa = Mfa::builder(service, Policy::Optional, SessionIdentity::new("user")).build();
+    let router = Router::new()
+        .route(
+            "/account",
+            get(|a: Assurance| async move { a.user.to_string() }),
+        )
+        .layer(MfaLayer::new(&mfa))
+        .route(
+            "/login",
+            post(|session: Session| async move {
+                session.insert("user", "ada").await.unwrap();
+            }),
+        )
+        .nest("/api/mfa", routes(&mfa))
+        .with_state(mfa)
+        .layer(SessionManagerLayer::new(sessions.clone()).with_secure(false));
+    App {
+        router,
+        clock,
+        mfa_loads: store.loads,
+        session_loads: sessions.loads,
+    }
+}
+
+impl App {
+    /// Sends a request; returns the status, the new cookie if one was set,
+    /// and the body.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, Option<String>, serde_json::Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ACCEPT, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(Body::from(body.unwrap_or_default())).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            cookie,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
+    }
+
+    fn reset(&self) {
+        self.mfa_loads.store(0, Ordering::SeqCst);
+        self.session_loads.store(0, Ordering::SeqCst);
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        (
+            self.mfa_loads.load(Ordering::SeqCst),
+            self.session_loads.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[tokio::test]
+async fn one_record_load_and_one_session_load_per_submitted_code() {
+    let app = app();
+    // Enrol.
+    let (_, cookie, _) = app.send("POST", "/login", None, None).await;
+    let cookie = cookie.unwrap();
+    let (status, _, started) = app
+        .send(
+            "POST",
+            "/api/mfa/enrollment",
+            Some(&cookie),
+            Some("{}".into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let totp = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(started["secret"].as_str().unwrap()).unwrap(),
+    );
+    let code = |at: u64| format!(r#"{{"code":"{}"}}"#, totp.generate(at).unwrap().as_str());
+    let (status, _, _) = app
+        .send(
+            "POST",
+            "/api/mfa/enrollment/confirm",
+            Some(&cookie),
+            Some(code(app.clock.now())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.clock.advance(30);
+
+    // A new sign-in; its first request binds the session (level 1).
+    let (_, cookie, _) = app.send("POST", "/login", None, None).await;
+    let cookie = cookie.unwrap();
+    let (status, _, _) = app.send("GET", "/account", Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The submitted code.
+    app.reset();
+    let (status, raised, _) = app
+        .send(
+            "POST",
+            "/api/mfa/challenge",
+            Some(&cookie),
+            Some(code(app.clock.now())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.counts(), (1, 1), "(MFA record loads, session loads)");
+
+    // A level-2 request through the guard: the session only.
+    let raised = raised.unwrap();
+    app.reset();
+    let (status, _, body) = app.send("GET", "/account", Some(&raised), None).await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::Value::Null));
+    assert_eq!(app.counts(), (0, 1), "(MFA record loads, session loads)");
+}
