@@ -5,22 +5,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use axum_login::{AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend};
-use http_body_util::BodyExt;
 use mfa_axum::tower_sessions::{MemoryStore as Sessions, SessionManagerLayer};
 use mfa_axum::{AuthSessionIdentity, Mfa, MfaLayer, UserId, UserPolicy, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use serde_json::json;
+
+use common::{Answer, Client};
 
 const START: u64 = 1_700_000_000;
 
@@ -139,92 +141,13 @@ fn app() -> (Router, ManualClock) {
     (router, clock)
 }
 
-/// A browser (or API client): keeps the session cookie.
-struct Client {
-    app: Router,
-    cookie: Option<String>,
+/// What these tests add to the shared client.
+trait Browser {
+    async fn sign_out(&mut self);
+    fn cookie(&self) -> String;
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Client {
-    fn new(app: &Router) -> Self {
-        Self {
-            app: app.clone(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Answer {
-        let request = match &self.cookie {
-            Some(c) => request.header(header::COOKIE, c),
-            None => request,
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        if let Some(set) = response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .next_back()
-        {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            self.cookie = Some(pair);
-        }
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn page(&mut self, path: &str) -> Answer {
-        self.send(
-            Request::get(path).header(header::ACCEPT, "text/html"),
-            Body::empty(),
-        )
-        .await
-    }
-
-    async fn api_get(&mut self, path: &str) -> Answer {
-        self.send(
-            Request::get(path).header(header::ACCEPT, "application/json"),
-            Body::empty(),
-        )
-        .await
-    }
-
-    async fn post_json(&mut self, path: &str, body: Value) -> Answer {
-        self.send(
-            Request::post(path)
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::ACCEPT, "application/json"),
-            Body::from(body.to_string()),
-        )
-        .await
-    }
-
-    /// Signs in through axum-login with the name as the only credential.
-    async fn sign_in(&mut self, name: &str) {
-        let a = self
-            .send(Request::post("/login"), Body::from(name.to_owned()))
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "sign-in of {name}");
-    }
-
+impl Browser for Client {
     async fn sign_out(&mut self) {
         let a = self.send(Request::post("/logout"), Body::empty()).await;
         assert_eq!(a.status, StatusCode::OK);

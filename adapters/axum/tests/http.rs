@@ -6,15 +6,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
-use http::{HeaderMap, Request, StatusCode, header};
+use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use mfa_axum::{Assurance, Mfa, MfaLayer, MfaSession, SessionIdentity, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, Status};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use common::Client;
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore as Sessions, Session, SessionManagerLayer};
 
@@ -112,87 +116,6 @@ fn app_with(
         service: service(store, &clock),
     };
     (router, records, clock)
-}
-
-/// A browser (or API client): keeps the session cookie.
-struct Client {
-    app: Router,
-    cookie: Option<String>,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Client {
-    fn new(app: &Router) -> Self {
-        Self {
-            app: app.clone(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, request: http::request::Builder, body: Body) -> Answer {
-        let request = match &self.cookie {
-            Some(c) => request.header(header::COOKIE, c),
-            None => request,
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        if let Some(set) = response.headers().get(header::SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            self.cookie = Some(pair);
-        }
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn page(&mut self, path: &str) -> Answer {
-        self.send(
-            Request::get(path).header(header::ACCEPT, "text/html"),
-            Body::empty(),
-        )
-        .await
-    }
-
-    async fn api_get(&mut self, path: &str) -> Answer {
-        self.send(
-            Request::get(path).header(header::ACCEPT, "application/json"),
-            Body::empty(),
-        )
-        .await
-    }
-
-    async fn post_json(&mut self, path: &str, body: Value) -> Answer {
-        self.send(
-            Request::post(path)
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::ACCEPT, "application/json"),
-            Body::from(body.to_string()),
-        )
-        .await
-    }
-
-    async fn sign_in(&mut self, user: &str) {
-        let a = self
-            .send(Request::post("/login"), Body::from(user.to_owned()))
-            .await;
-        assert_eq!(a.status, StatusCode::OK);
-    }
 }
 
 /// Enrols the signed-in user through the API; returns the app and the codes.
