@@ -1,10 +1,9 @@
 //! Why an MFA operation could not run, and the HTTP answer for each reason.
 
+use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use mfa_flow::{FlowError, MfaError, Outcome};
-
-use crate::json;
 
 /// A boxed error that keeps its source.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -138,7 +137,7 @@ impl From<tower_sessions::session::Error> for Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         self.log();
-        json::error(self.status(), self.code(), None)
+        body(self.status(), self.code(), None)
     }
 }
 
@@ -156,4 +155,13 @@ pub fn refusal_status<T>(outcome: &Outcome<T>) -> StatusCode {
         // Invalid, replayed, and anything a later flow version refuses.
         _ => StatusCode::UNAUTHORIZED,
     }
+}
+
+/// `{"error": code}` (and a `message` when there is one) with a status.
+pub(crate) fn body(status: StatusCode, code: &str, message: Option<String>) -> Response {
+    let body = match message {
+        Some(message) => serde_json::json!({ "error": code, "message": message }),
+        None => serde_json::json!({ "error": code }),
+    };
+    (status, Json(body)).into_response()
 }

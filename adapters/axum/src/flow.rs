@@ -15,8 +15,8 @@ use tower_sessions::Session;
 use crate::decision::{Need, decide};
 use crate::error::Error;
 use crate::identity::{Identity, UserId};
-use crate::mfa::UserPolicy;
 use crate::paths::Paths;
+use crate::policy::UserPolicy;
 use crate::session::{Assurance, bind};
 use crate::values::{CodeKind, Enrollment};
 

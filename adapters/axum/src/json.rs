@@ -1,20 +1,11 @@
-//! The JSON answers of the guard and the routes.
+//! The JSON answers of the routes for refused codes.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use mfa_flow::Outcome;
 
-use crate::error::refusal_status;
-
-/// `{"error": code}` (and a `message` when there is one) with a status.
-pub(crate) fn error(status: StatusCode, code: &str, message: Option<String>) -> Response {
-    let body = match message {
-        Some(message) => serde_json::json!({ "error": code, "message": message }),
-        None => serde_json::json!({ "error": code }),
-    };
-    (status, Json(body)).into_response()
-}
+use crate::error::{body as error, refusal_status};
 
 /// A refused code: one generic answer for wrong and replayed codes.
 pub(crate) fn refused<T>(outcome: &Outcome<T>, now: u64) -> Response {

@@ -1,37 +1,15 @@
-//! The application's side of the wiring: its policy, its identity, and the
-//! handle the layer, the routes and the extractors share.
+//! The handle the layer, the routes and the extractors share, and its
+//! builder.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use mfa_flow::{Clock, MfaService, Policy, Store};
+use mfa_flow::{Clock, MfaService, Store};
 
 use crate::error::Error;
 use crate::flow::{Flow, Parts};
 use crate::identity::{Identity, UserId};
 use crate::paths::Paths;
-
-/// What the application tells the MFA layer about a signed-in user.
-pub trait UserPolicy: Send + Sync + 'static {
-    /// Whether MFA is optional or required for this user (usually from the
-    /// user's customer). When the answer cannot be found, answer
-    /// [`Policy::Required`]: the stricter one.
-    fn policy(&self, user: &UserId) -> impl Future<Output = Policy> + Send;
-
-    /// The account name an authenticator app shows (usually the email
-    /// address). Defaults to the user id.
-    fn account_name(&self, user: &UserId) -> impl Future<Output = String> + Send {
-        let name = user.as_str().to_owned();
-        async move { name }
-    }
-}
-
-/// One policy for everybody.
-impl UserPolicy for Policy {
-    async fn policy(&self, _user: &UserId) -> Policy {
-        *self
-    }
-}
+use crate::policy::UserPolicy;
 
 /// Builds an [`Mfa`] handle: the service, the application's policy and
 /// identity, and the pages the guard sends people to.
