@@ -230,11 +230,15 @@ impl Machine {
         else {
             return Err(FlowError::NotEnrolled);
         };
-        if let Some(locked) = Self::locked(&record.throttle, now) {
-            return Ok(Err(locked));
-        }
         let refusal = match classify(input, accept) {
             Credential::Totp(code) => {
+                // Locks stop TOTP guesses only: a recovery code (117 bits)
+                // cannot be guessed, so its owner may use it during a lock
+                // raised by someone else's wrong codes; its failures still
+                // count toward the hard lock.
+                if let Some(locked) = Self::locked(&record.throttle, now) {
+                    return Ok(Err(locked));
+                }
                 if self.config.throttle.hard_locked(record.throttle.failures) {
                     return Ok(Err(Refused {
                         write: None,

@@ -212,6 +212,36 @@ async fn lock_schedule_step_by_step() {
 }
 
 #[tokio::test]
+async fn recovery_codes_work_during_a_soft_lock_and_their_failures_count() {
+    let (service, clock) = setup();
+    let (app, codes) = enrolled(&service, &clock).await;
+    for _ in 0..5 {
+        let _ = service.login(USER, &wrong(&app, &clock)).await.unwrap();
+    }
+    let until = service.status(USER).await.unwrap().locked_until.unwrap();
+    // TOTP codes are refused unchecked during the lock...
+    assert_eq!(
+        service.login(USER, &code(&app, &clock)).await.unwrap(),
+        Outcome::Locked { until: Some(until) }
+    );
+    // ...a wrong recovery code is checked, and counted toward the hard lock...
+    let guess = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23";
+    assert_eq!(
+        service.use_recovery_code(USER, guess).await.unwrap(),
+        Outcome::Invalid
+    );
+    assert_eq!(service.status(USER).await.unwrap().failures, 6);
+    // ...and a right one signs in at once and lifts the lock.
+    assert!(clock.now() < until);
+    assert!(matches!(
+        service.use_recovery_code(USER, &codes[0]).await.unwrap(),
+        Outcome::Accepted(Login::Recovery(_))
+    ));
+    let status = service.status(USER).await.unwrap();
+    assert_eq!((status.failures, status.locked_until), (0, None));
+}
+
+#[tokio::test]
 async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
     let (service, clock) = setup();
     let (app, codes) = enrolled(&service, &clock).await;

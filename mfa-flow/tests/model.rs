@@ -96,10 +96,9 @@ impl Model {
         }
     }
 
+    /// Recovery codes are checked during locks too (they cannot be
+    /// guessed); a wrong one still counts.
     fn recovery(&mut self, now: u64, i: usize) -> (Expect, bool) {
-        if let Some(until) = self.locked(now) {
-            return (Expect::Locked(Some(until)), false);
-        }
         if i < 10 && !self.used_recovery[i] {
             self.used_recovery[i] = true;
             self.reset();
