@@ -16,6 +16,7 @@ mod paths;
 mod policy;
 mod routes;
 mod session;
+mod store;
 mod values;
 
 #[cfg(feature = "axum-login")]
@@ -29,6 +30,7 @@ pub use mfa::{Mfa, MfaBuilder};
 pub use policy::UserPolicy;
 pub use routes::{MAX_BODY, routes};
 pub use session::{ASSURANCE_KEY, Assurance, Level};
+pub use store::HashedSessionIds;
 pub use values::{CodeKind, Enrollment};
 
 /// The `tower-sessions` version this crate is built on, for the

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use mfa_axum::{Mfa, SessionIdentity};
+use mfa_axum::{HashedSessionIds, Mfa, SessionIdentity};
 use mfa_flow::{AppKey, Clock, Keyring, MfaConfig, MfaService};
 use mfa_store_sqlx::sqlx::postgres::PgPoolOptions;
 use mfa_store_sqlx::sqlx::sqlite::SqlitePoolOptions;
@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as SqliteSessions};
+use zeroize::Zeroizing;
 
 use crate::config::{Config, Database};
 use crate::db::Db;
@@ -110,12 +111,14 @@ fn key_bytes(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The sealing key: from the configuration, else from the key file, else
-/// generated into a new key file (readable by the owner only).
-fn sealing_key(config: &Config) -> Result<AppKey, StartError> {
+/// The application key's 32 bytes: from the configuration, else from the
+/// key file, else generated into a new key file (readable by the owner
+/// only). The MFA secrets are sealed under it and the session ids hashed
+/// with it.
+fn sealing_key(config: &Config) -> Result<Zeroizing<[u8; 32]>, StartError> {
     if let Some(hex) = &config.sealing_key {
         let bytes = key_bytes(hex).ok_or_else(|| StartError::BadKey("LUMEN_SEALING_KEY".into()))?;
-        return Ok(AppKey::from_bytes(1, &bytes)?);
+        return Ok(Zeroizing::new(bytes));
     }
     let path = config.key_file();
     let shown = path.display().to_string();
@@ -126,7 +129,7 @@ fn sealing_key(config: &Config) -> Result<AppKey, StartError> {
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let bytes = key_bytes(&text).ok_or_else(|| StartError::BadKey(shown.clone()))?;
-            Ok(AppKey::from_bytes(1, &bytes)?)
+            Ok(Zeroizing::new(bytes))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
@@ -138,10 +141,35 @@ fn sealing_key(config: &Config) -> Result<AppKey, StartError> {
                 "generated a new sealing key in {shown}: keep it safe and back it up; \
                  without it no enrolled user can sign in (set LUMEN_SEALING_KEY in production)"
             );
-            Ok(AppKey::from_bytes(1, &bytes)?)
+            Ok(Zeroizing::new(bytes))
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Creates the SQLite database file readable and writable by its owner
+/// only, or narrows an existing one (and its WAL and shared-memory files,
+/// which SQLite creates with the database file's permissions).
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", path.display());
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn write_new_key(path: &Path, hex: &str) -> std::io::Result<()> {
@@ -171,6 +199,10 @@ impl Lumen {
         let issuer = "Lumen";
         let (db, store) = match &config.database {
             Database::Sqlite(path) => {
+                owner_only(path).map_err(|source| StartError::KeyFile {
+                    path: path.display().to_string(),
+                    source,
+                })?;
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .connect_with(SqliteStore::connect_options(path))
@@ -196,7 +228,7 @@ impl Lumen {
         let service = MfaService::new(
             store,
             AppClock(clock),
-            Keyring::new(key),
+            Keyring::new(AppKey::from_bytes(1, key.as_slice())?),
             MfaConfig::new(issuer).with_enrollment_ttl(config.enrollment_ttl),
         );
         let policy = CustomerPolicy { db: db.clone() };
@@ -216,6 +248,7 @@ impl Lumen {
                     .with_table_name("sessions")
                     .map_err(StartError::Sessions)?;
                 sessions.migrate().await?;
+                let sessions = HashedSessionIds::new(sessions, key.as_slice());
                 (
                     router(state, sessions.clone(), secure, bench),
                     sweep(sessions),
@@ -227,6 +260,7 @@ impl Lumen {
                     .and_then(|s| s.with_table_name("sessions"))
                     .map_err(StartError::Sessions)?;
                 sessions.migrate().await?;
+                let sessions = HashedSessionIds::new(sessions, key.as_slice());
                 (
                     router(state, sessions.clone(), secure, bench),
                     sweep(sessions),

@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::{Backend, Client, app, authenticator, code};
+use common::{Backend, Client, TestApp, app, authenticator, code};
 use http::{StatusCode, header};
+use lumen::Database;
 
 const NORMAL: &str = "1";
 const REQUIRED: &str = "2";
@@ -514,6 +515,75 @@ async fn an_expired_qr_code_leads_to_a_new_one(backend: Backend) {
     assert_ne!(fresh.secret(), first, "a new key after expiry");
 }
 
+/// The session ids kept in the database, as stored.
+async fn stored_session_ids(test: &TestApp) -> Vec<String> {
+    use mfa_store_sqlx::sqlx;
+    match &test.config.database {
+        Database::Sqlite(path) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .read_only(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            sqlx::query_scalar("SELECT id FROM sessions")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+        Database::Postgres { url, schema } => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_scalar(&format!("SELECT id FROM {schema}.sessions"))
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+        other => panic!("no such database in the tests: {other:?}"),
+    }
+}
+
+/// A read-only copy of the database gives no session: the stored ids are
+/// keyed hashes, never the cookie values, and the SQLite files are the
+/// owner's alone.
+async fn a_database_copy_opens_no_session(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let (mut client, _, _) = enrolled(&test, "ada@example.com").await;
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    let cookie = client.cookie.clone().unwrap();
+    let stored = stored_session_ids(&test).await;
+    assert!(!stored.is_empty());
+    assert!(!stored.contains(&cookie), "the cookie value is stored");
+    for id in stored {
+        let mut copy = Client::new(&test);
+        copy.cookie = Some(id.clone());
+        let answer = copy.get("/account").await;
+        assert_eq!(
+            answer.location(),
+            Some("/login"),
+            "row {id} opened a session"
+        );
+    }
+    if let Database::Sqlite(path) = &test.config.database {
+        use std::os::unix::fs::PermissionsExt as _;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", path.display());
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            assert_eq!(
+                meta.permissions().mode() & 0o077,
+                0,
+                "{file} is readable by others"
+            );
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(
+                !bytes.windows(cookie.len()).any(|w| w == cookie.as_bytes()),
+                "the cookie value is in {file}"
+            );
+        }
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -535,6 +605,7 @@ on_both_backends!(
     session_cookie_and_id_rotation,
     errors_are_pages,
     an_expired_qr_code_leads_to_a_new_one,
+    a_database_copy_opens_no_session,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

@@ -1,0 +1,184 @@
+//! A session-store wrapper that never stores a session id: records are kept
+//! under a keyed hash of the id the cookie carries.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tower_sessions::ExpiredDeletion;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Result, SessionStore};
+use zeroize::Zeroizing;
+
+/// Wraps any `tower_sessions::SessionStore` so that the cookie's session id
+/// appears nowhere at rest: each record is stored under
+/// `HMAC-SHA-256(key, id)` (truncated to the 128 bits of an id), and the id
+/// inside the stored record is that hash too. Whoever reads the store (a
+/// backup, a copy of the database file, a read-only SQL account) learns no
+/// id a browser could send: the hash cannot be turned back into the id,
+/// and without the key not even a guessed id can be checked against it.
+///
+/// ```
+/// use mfa_axum::HashedSessionIds;
+/// use mfa_axum::tower_sessions::{MemoryStore, SessionManagerLayer};
+///
+/// # let key_from_your_secret_store = [9u8; 32];
+/// let sessions = HashedSessionIds::new(MemoryStore::default(), &key_from_your_secret_store);
+/// let layer = SessionManagerLayer::new(sessions);
+/// # let _ = layer;
+/// ```
+#[derive(Clone)]
+pub struct HashedSessionIds<S> {
+    inner: S,
+    key: Arc<Zeroizing<Vec<u8>>>,
+}
+
+impl<S> fmt::Debug for HashedSessionIds<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashedSessionIds").finish_non_exhaustive()
+    }
+}
+
+impl<S> HashedSessionIds<S> {
+    /// Wraps `inner`, hashing ids under `key` (at least 32 random bytes,
+    /// the same at every start and on every instance: a new key signs
+    /// everybody out).
+    #[must_use]
+    pub fn new(inner: S, key: &[u8]) -> Self {
+        Self {
+            inner,
+            key: Arc::new(Zeroizing::new(key.to_vec())),
+        }
+    }
+
+    /// The wrapped store.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The id a record is stored under.
+    fn stored_id(&self, id: &Id) -> Id {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"mfa-axum session id\0");
+        mac.update(&id.0.to_le_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        Id(i128::from_le_bytes(first))
+    }
+
+    /// The record as it is stored: under the hash of its id.
+    fn stored(&self, record: &Record) -> Record {
+        Record {
+            id: self.stored_id(&record.id),
+            data: record.data.clone(),
+            expiry_date: record.expiry_date,
+        }
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + Clone> SessionStore for HashedSessionIds<S> {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        loop {
+            let mut stored = self.stored(record);
+            let chosen = stored.id;
+            self.inner.create(&mut stored).await?;
+            if stored.id == chosen {
+                return Ok(());
+            }
+            // The inner store met a record under that hash and stored this
+            // one under an id of its own, which no cookie id hashes to:
+            // remove it, and try again with a new id.
+            self.inner.delete(&stored.id).await?;
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        self.inner.save(&self.stored(record)).await
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        Ok(self
+            .inner
+            .load(&self.stored_id(id))
+            .await?
+            .map(|mut record| {
+                record.id = *id;
+                record
+            }))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.inner.delete(&self.stored_id(id)).await
+    }
+}
+
+#[async_trait]
+impl<S: ExpiredDeletion + Clone> ExpiredDeletion for HashedSessionIds<S> {
+    async fn delete_expired(&self) -> Result<()> {
+        self.inner.delete_expired().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower_sessions::MemoryStore;
+    use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+
+    use super::*;
+
+    fn record() -> Record {
+        let mut data = std::collections::HashMap::new();
+        data.insert("k".to_owned(), serde_json::json!("v"));
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_are_kept_under_the_hash_of_their_id() {
+        let inner = MemoryStore::default();
+        let hashed = HashedSessionIds::new(inner.clone(), &[1; 32]);
+        let mut r = record();
+        hashed.create(&mut r).await.unwrap();
+        let id = r.id;
+        // Through the wrapper: the record, with the cookie's id.
+        let loaded = hashed.load(&id).await.unwrap().unwrap();
+        assert_eq!((loaded.id, loaded.data.clone()), (id, r.data.clone()));
+        // In the store: nothing under the id, the record under its hash,
+        // with the hash inside too.
+        assert!(inner.load(&id).await.unwrap().is_none());
+        let stored = inner.load(&hashed.stored_id(&id)).await.unwrap().unwrap();
+        assert_ne!(stored.id, id);
+        assert_eq!(stored.id, hashed.stored_id(&id));
+        // The stored id, sent as a cookie, opens nothing.
+        assert!(hashed.load(&stored.id).await.unwrap().is_none());
+        // Another key: another hash.
+        let other = HashedSessionIds::new(inner.clone(), &[2; 32]);
+        assert_ne!(other.stored_id(&id), hashed.stored_id(&id));
+        assert!(other.load(&id).await.unwrap().is_none());
+        // Save and delete go to the same place.
+        r.data.insert("k".to_owned(), serde_json::json!("w"));
+        hashed.save(&r).await.unwrap();
+        assert_eq!(
+            hashed.load(&id).await.unwrap().unwrap().data["k"],
+            serde_json::json!("w")
+        );
+        hashed.delete(&id).await.unwrap();
+        assert!(hashed.load(&id).await.unwrap().is_none());
+        assert!(inner.load(&stored.id).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn debug_shows_no_key() {
+        let hashed = HashedSessionIds::new(MemoryStore::default(), b"secret key bytes");
+        assert!(!format!("{hashed:?}").contains("secret"));
+    }
+}
