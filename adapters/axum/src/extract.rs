@@ -16,6 +16,10 @@ use crate::mfa::Mfa;
 use crate::session::{Assurance, Level, raise};
 use crate::values::{CodeKind, Enrollment};
 
+/// The session key holding the fingerprint of the enrolment this session
+/// showed.
+const ENROLLMENT_KEY: &str = "mfa.enrollment";
+
 /// What the guard leaves in the request extensions for the extractors, so
 /// the session is bound once per request.
 #[derive(Clone)]
@@ -117,16 +121,25 @@ impl MfaSession {
         self.mfa.0.opt_in(self.user()).await
     }
 
-    /// The enrolment to show: the pending one again (the same QR code and
-    /// expiry, so a reload or a wrong code does not replace what the user
-    /// scanned), or a new one.
+    /// The enrolment to show: the pending one again if this session showed
+    /// it (the same QR code and expiry, so a reload or a wrong code does not
+    /// replace what the user scanned), or a new one. A pending enrolment
+    /// started in another session (by someone else with the password, say)
+    /// is replaced, never shown: nobody else has seen the QR code a user
+    /// scans.
     ///
     /// # Errors
     ///
     /// [`Error::AlreadyEnrolled`] when MFA is active;
     /// [`Error::InvalidAccountName`]; store errors.
     pub async fn enrollment(&self) -> Result<Enrollment, Error> {
-        self.mfa.0.enrollment(self.user()).await
+        let session = &self.bound.session;
+        let shown: Option<String> = session.get(ENROLLMENT_KEY).await?;
+        let (enrollment, print) = self.mfa.0.enrollment(self.user(), shown.clone()).await?;
+        if shown.as_deref() != Some(print.as_str()) {
+            session.insert(ENROLLMENT_KEY, print).await?;
+        }
+        Ok(enrollment)
     }
 
     /// Confirms the pending enrolment with a code from the app. When it is
@@ -211,14 +224,18 @@ impl MfaSession {
         Ok(())
     }
 
-    async fn extract(parts: &Parts, mfa: impl FnOnce() -> Mfa) -> Result<Option<Self>, Error> {
-        if let Some(passed) = parts.extensions.get::<Passed>() {
+    async fn extract(parts: &Parts, mfa: Mfa) -> Result<Option<Self>, Error> {
+        // What a guard of this same handle bound, if one ran.
+        if let Some(passed) = parts
+            .extensions
+            .get::<Passed>()
+            .filter(|p| p.mfa.same(&mfa))
+        {
             return Ok(Some(Self {
-                mfa: passed.mfa.clone(),
+                mfa,
                 bound: passed.bound.clone(),
             }));
         }
-        let mfa = mfa();
         let bound = mfa.0.bind(&parts.extensions).await?;
         Ok(bound.map(|bound| Self { mfa, bound }))
     }
@@ -280,7 +297,7 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Self::extract(parts, || Mfa::from_ref(state))
+        Self::extract(parts, Mfa::from_ref(state))
             .await
             .map_err(|e| MfaRejection::new(e, parts, &Mfa::from_ref(state)))
     }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use http::Extensions;
 use mfa_flow::{
-    Clock, Enrolled, Login, MfaService, Outcome, Policy, RecoveryCodes, Requirement, Status, Store,
+    Clock, Enrolled, EnrollmentTicket, Login, MfaService, Outcome, Policy, RecoveryCodes,
+    Requirement, Status, Store,
 };
+use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
 use crate::decision::{Need, decide};
@@ -64,7 +66,14 @@ pub(crate) trait Flow: Send + Sync {
 
     fn requirement<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Requirement, Error>>;
     fn opt_in<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>>;
-    fn enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Enrollment, Error>>;
+    /// The enrolment to show: the pending one again when `shown` is the
+    /// fingerprint of its QR code (this session showed it), else a new one;
+    /// with the fingerprint of what it returns.
+    fn enrollment<'a>(
+        &'a self,
+        user: &'a UserId,
+        shown: Option<String>,
+    ) -> BoxFuture<'a, Result<(Enrollment, String), Error>>;
     fn confirm<'a>(
         &'a self,
         user: &'a UserId,
@@ -96,6 +105,14 @@ pub(crate) struct Parts<St, C, P, I> {
     pub(crate) identity: I,
     pub(crate) paths: Paths,
     pub(crate) pass_anonymous: bool,
+}
+
+/// A fingerprint of an enrolment's QR code (SHA-256 of its URI, 128 bits
+/// in hex): what a session keeps to know it showed that enrolment. It
+/// reveals nothing of the secret.
+fn fingerprint(ticket: &EnrollmentTicket) -> String {
+    let digest = Sha256::digest(ticket.expose_uri().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Binds a request's session to the user the identity future gives.
@@ -198,27 +215,45 @@ where
         })
     }
 
-    fn enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Enrollment, Error>> {
+    fn enrollment<'a>(
+        &'a self,
+        user: &'a UserId,
+        shown: Option<String>,
+    ) -> BoxFuture<'a, Result<(Enrollment, String), Error>> {
         Box::pin(async move {
             let account = self.policy.account_name(user).await;
             let service = &self.service;
             let resumed = service
                 .resume_enrollment(user.as_str(), &account)
                 .await
-                .map_err(Error::from_flow)?;
-            let ticket = match resumed {
-                Some(ticket) => ticket,
-                None => service
-                    .begin_enrollment(user.as_str(), &account)
-                    .await
-                    .map_err(Error::from_flow)?,
+                .map_err(Error::from_flow)?
+                .map(|ticket| {
+                    let print = fingerprint(&ticket);
+                    (ticket, print)
+                });
+            let (ticket, print) = match resumed {
+                Some((ticket, print)) if shown.as_deref() == Some(print.as_str()) => {
+                    (ticket, print)
+                }
+                // None pending, or one another session started: a new
+                // secret, so nobody else has seen the QR code this user
+                // scans.
+                _ => {
+                    let ticket = service
+                        .begin_enrollment(user.as_str(), &account)
+                        .await
+                        .map_err(Error::from_flow)?;
+                    let print = fingerprint(&ticket);
+                    (ticket, print)
+                }
             };
-            Ok(Enrollment {
+            let enrollment = Enrollment {
                 expires_in: ticket.expires_at().saturating_sub(service.now()),
                 ticket,
                 account,
                 issuer: service.config().issuer.clone(),
-            })
+            };
+            Ok((enrollment, print))
         })
     }
 

@@ -283,7 +283,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let mfa = &self.layer.mfa;
-        let open = mfa.0.paths().is_open(request.uri().path());
+        // Inside a nested router the URI has lost the nest's prefix; the
+        // pages are configured by their full paths.
+        let path = request
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| request.uri().path(), |original| original.0.path());
+        let open = mfa.0.paths().is_open(path);
         let verdict = Arc::clone(&mfa.0).guard(request.extensions(), self.layer.step_up, open);
         // The service that was driven to readiness handles this request; a
         // fresh clone takes its place for the next one.

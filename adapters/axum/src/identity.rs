@@ -104,8 +104,15 @@ pub trait Identity: Send + Sync + 'static {
 }
 
 /// An identity the application keeps in the `tower-sessions` session: its
-/// sign-in handler stores the user id under `key`
-/// (`session.insert(key, id)`), its sign-out flushes the session.
+/// sign-in handler cycles the session id and stores the user id under `key`
+/// (`session.cycle_id()`, `session.insert(key, id)`); its sign-out flushes
+/// the session (`session.flush()`).
+///
+/// Sign out with `flush`, not by removing `key` alone: the MFA assurance
+/// lives in the same session, and it is voided only when a request reaches
+/// [`MfaLayer`](crate::MfaLayer) or [`MfaSession`](crate::MfaSession) while
+/// nobody is signed in. A sign-in page outside the layer, right after such
+/// a sign-out, would find the same user's earlier assurance still there.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionIdentity {
     key: &'static str,

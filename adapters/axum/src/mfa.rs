@@ -77,8 +77,11 @@ where
     }
 
     /// Leaves `prefix` and every path below it reachable without MFA,
-    /// matched by whole segments: `allow("/static")` opens `/static` and
-    /// `/static/app.css`, never `/staticfiles`.
+    /// matched by whole segments on the full path (also inside nested
+    /// routers): `allow("/static")` opens `/static` and `/static/app.css`,
+    /// never `/staticfiles`. It fails closed: a prefix without a leading `/`
+    /// opens nothing, `allow("/")` opens only `/`, and paths with `.` or `..`
+    /// segments, `//` or a percent-encoded `.`, `/` or `\` stay guarded.
     pub fn allow(mut self, prefix: &str) -> Self {
         self.parts.paths.open.push(prefix.to_owned());
         self
@@ -144,6 +147,11 @@ impl Mfa {
     #[must_use]
     pub fn now(&self) -> u64 {
         self.0.now()
+    }
+
+    /// Whether both are the same handle (clones of one `build`).
+    pub(crate) fn same(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
     }
 
     /// Records that `user` opted in to MFA (the registration form's "One

@@ -33,13 +33,37 @@ impl Paths {
 }
 
 /// Whether `prefix` covers `path` segment by segment: `/login` covers
-/// `/login` and `/login/step`, never `/login-as-admin`.
+/// `/login`, `/login/` and `/login/step`, never `/login-as-admin`.
+///
+/// Fails closed: a prefix that does not start with `/` covers nothing, the
+/// root prefix `/` covers only `/`, and a path with a dot segment (`.`,
+/// `..`), an empty segment inside it (`//`) or a percent-encoded `.`, `/` or
+/// `\` is never covered, whatever a wildcard route would make of it.
 pub(crate) fn covers(prefix: &str, path: &str) -> bool {
+    if !prefix.starts_with('/') {
+        return false;
+    }
     let prefix = prefix.trim_end_matches('/');
-    match path.strip_prefix(prefix) {
+    if prefix.is_empty() {
+        return path == "/";
+    }
+    let below = match path.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
-    }
+    };
+    below && plain(path)
+}
+
+/// A path without dot segments, inner empty segments or encoded
+/// separators and dots.
+fn plain(path: &str) -> bool {
+    let inner = path.strip_suffix('/').unwrap_or(path);
+    let segments_ok = inner
+        .split('/')
+        .skip(1)
+        .all(|segment| !matches!(segment, "" | "." | ".."));
+    let lower = path.to_ascii_lowercase();
+    segments_ok && !["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e))
 }
 
 #[cfg(test)]
@@ -61,9 +85,44 @@ mod tests {
             ("/login", "/account/login", false),
             ("/static", "/static/app.css", true),
             ("/static", "/staticfiles", false),
-            ("/", "/anything", true),
+            ("/", "/", true),
+            ("/", "/anything", false),
         ] {
             assert_eq!(covers(prefix, path), open, "{prefix} {path}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_empty_segments_and_encoded_separators_are_never_open() {
+        let paths = Paths {
+            open: vec!["/files/public".to_owned(), "/login".to_owned()],
+            ..Paths::default()
+        };
+        for path in [
+            "/files/public/../secret",
+            "/files/public/./x",
+            "/files/public/%2e%2e/secret",
+            "/files/public/%2E%2E/secret",
+            "/files/public/a%2fb",
+            "/files/public/a%5Cb",
+            "/files/public//x",
+            "/login/..",
+        ] {
+            assert!(!paths.is_open(path), "{path}");
+        }
+        assert!(paths.is_open("/files/public/app.css"));
+    }
+
+    #[test]
+    fn an_empty_or_root_prefix_opens_no_other_path() {
+        for prefix in ["", "/", "login"] {
+            let paths = Paths {
+                open: vec![prefix.to_owned()],
+                ..Paths::default()
+            };
+            for path in ["/account", "/x/y"] {
+                assert!(!paths.is_open(path), "{prefix:?} opened {path}");
+            }
         }
     }
 

@@ -463,6 +463,88 @@ async fn json_routes_refuse_forms_and_large_bodies() {
 }
 
 #[tokio::test]
+async fn a_guard_inside_a_nested_router_matches_the_full_path() {
+    let clock = ManualClock::new(START);
+    let mfa = Mfa::builder(
+        service(MemoryStore::new(), &clock),
+        Policy::Optional,
+        SessionIdentity::new(USER_KEY),
+    )
+    .build();
+    // Inside `/admin`, the nested router sees `/login` and `/mfa/enroll`:
+    // the open pages' paths, but not the open pages.
+    let admin = Router::new()
+        .route("/{*page}", get(|| async { "admin page" }))
+        .layer(MfaLayer::new(&mfa));
+    let app: Router = Router::new()
+        .nest("/admin", admin)
+        .with_state(mfa)
+        .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
+    let mut client = Client::new(&app);
+    for path in ["/admin/login", "/admin/mfa/enroll", "/admin/mfa/challenge"] {
+        let page = client.page(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}: {}", page.body);
+        assert_eq!(page.headers[header::LOCATION], "/login");
+    }
+}
+
+#[tokio::test]
+async fn an_enrolment_started_in_another_session_is_not_shown_again() {
+    let (app, _, clock) = app(Policy::Optional);
+    // Someone with the password starts an enrolment and keeps its key.
+    let mut stranger = Client::new(&app);
+    stranger.sign_in("ada").await;
+    let seen = stranger.post_json("/mfa/api/enrollment", json!({})).await;
+    let seen = seen.body["secret"].as_str().unwrap().to_owned();
+    // The owner, in a session of their own, gets a key of their own...
+    let mut owner = Client::new(&app);
+    owner.sign_in("ada").await;
+    let own = owner.post_json("/mfa/api/enrollment", json!({})).await;
+    let own = own.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(own, seen);
+    // ...shown again unchanged in that session (a reload)...
+    let again = owner.post_json("/mfa/api/enrollment", json!({})).await;
+    assert_eq!(again.body["secret"].as_str().unwrap(), own);
+    // ...and the stranger's key confirms nothing.
+    let stranger_app = Totp::new(TotpConfig::default(), &Secret::from_base32(&seen).unwrap());
+    let code = stranger_app.generate(clock.now()).unwrap();
+    let refused = stranger
+        .post_json(
+            "/mfa/api/enrollment/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+}
+
+#[tokio::test]
+async fn the_extractor_uses_the_handle_of_its_state_not_another_guards() {
+    let clock = ManualClock::new(START);
+    let handle = |policy| {
+        Mfa::builder(
+            service(MemoryStore::new(), &clock),
+            policy,
+            SessionIdentity::new(USER_KEY),
+        )
+        .build()
+    };
+    let (lenient, strict) = (handle(Policy::Optional), handle(Policy::Required));
+    let app: Router = Router::new()
+        .route(
+            "/need",
+            get(|s: MfaSession| async move { format!("{:?}", s.need(None).await.unwrap()) }),
+        )
+        .layer(MfaLayer::new(&lenient))
+        .route("/login", post(app_sign_in))
+        .with_state(strict)
+        .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let need = client.page("/need").await;
+    assert_eq!(need.body, json!("Enrollment"));
+}
+
+#[tokio::test]
 async fn a_missing_session_layer_is_named() {
     let clock = ManualClock::new(START);
     let mfa = Mfa::builder(

@@ -141,6 +141,15 @@ async fn whole_flow(backend: Backend) {
         off.location(),
         Some("/account/authentication?notice=mfa-off")
     );
+    // A second tab still showing "Regenerate": the tab, not an error page.
+    let stale = client
+        .submit(
+            "/account/authentication",
+            "/account/mfa/recovery-codes",
+            &[("code", "123456")],
+        )
+        .await;
+    assert_eq!(stale.location(), Some("/account/authentication"));
     client.submit("/account", "/logout", &[]).await;
     client.sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(client.get("/account").await.status, StatusCode::OK);

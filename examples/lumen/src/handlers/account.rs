@@ -101,6 +101,8 @@ pub(super) async fn regenerate(
             account_page(&app, &mfa, Tab::Authentication, message, status).await
         }
         Err(Error::MfaRequired) => Ok(Redirect::to("/mfa/challenge").into_response()),
+        // MFA was turned off meanwhile (another tab): the tab shows it.
+        Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }
 }
