@@ -71,8 +71,11 @@ fn server() -> &'static Server {
             .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
         let response = runtime
             .block_on(
-                app.clone()
-                    .oneshot(Request::post("/login").body(Body::empty()).expect("a request")),
+                app.clone().oneshot(
+                    Request::post("/login")
+                        .body(Body::empty())
+                        .expect("a request"),
+                ),
             )
             .expect("infallible");
         let cookie = response

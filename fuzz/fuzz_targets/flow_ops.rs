@@ -51,7 +51,13 @@ impl Harness {
         let clock = ManualClock::new(1_800_000_000);
         let key = AppKey::from_bytes(1, &[7; 32]).expect("a 32-byte key");
         let config = MfaConfig::new("Fuzz")
-            .with_throttle(ThrottleConfig::new(3, 10, 60, HARD_LOCK))
+            .with_throttle(
+                ThrottleConfig::default()
+                    .with_lock_at(3)
+                    .with_lock_durations(10, 60)
+                    .with_hard_lock_at(HARD_LOCK)
+                    .expect("a hard lock within NIST's cap"),
+            )
             .with_recovery_codes(4);
         Self {
             service: MfaService::new(MemoryStore::new(), clock.clone(), Keyring::new(key), config),
@@ -81,8 +87,14 @@ impl Harness {
         let locked = before.locked_until.is_some_and(|u| u > self.clock.now());
         match outcome {
             Outcome::Accepted(Login::Code(v)) => {
-                assert!(!locked && !before.hard_locked, "a code accepted while locked");
-                assert!(self.last_step.is_none_or(|last| v.step > last), "step accepted twice");
+                assert!(
+                    !locked && !before.hard_locked,
+                    "a code accepted while locked"
+                );
+                assert!(
+                    self.last_step.is_none_or(|last| v.step > last),
+                    "step accepted twice"
+                );
                 self.last_step = Some(v.step);
             }
             Outcome::Accepted(Login::Recovery(_)) => {
@@ -104,7 +116,11 @@ impl Harness {
 
     fn step(&mut self, op: u8, arg: u8, tail: &[u8]) {
         let before = self.status();
-        let policy = if arg & 1 == 0 { Policy::Optional } else { Policy::Required };
+        let policy = if arg & 1 == 0 {
+            Policy::Optional
+        } else {
+            Policy::Required
+        };
         match op % 12 {
             0 => {
                 let _ = run(self.service.opt_in(USER));
@@ -122,7 +138,11 @@ impl Harness {
                 {
                     assert_eq!(before.state, StateKind::Pending);
                     self.last_step = Some(enrolled.step);
-                    self.recovery = enrolled.recovery_codes.expose().map(str::to_owned).collect();
+                    self.recovery = enrolled
+                        .recovery_codes
+                        .expose()
+                        .map(str::to_owned)
+                        .collect();
                     self.used_recovery.clear();
                 }
             }

@@ -1,25 +1,49 @@
 use totp_core::TotpConfig;
 
+/// A configuration value the flow refuses without an explicitly named
+/// dangerous opt-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The hard lock must come at 1 to 100 consecutive failures.
+    #[error(
+        "the hard lock must come at 1 to 100 consecutive failures (NIST SP 800-63B §5.2.2); \
+         ThrottleConfig::dangerous_with_hard_lock_at goes beyond"
+    )]
+    HardLockBeyondNist,
+    /// The TOTP window is wider than one step each way.
+    #[error(
+        "a TOTP window wider than one step each way accepts more guesses; \
+         MfaConfig::dangerous_with_wide_window allows it"
+    )]
+    WideWindow,
+}
+
 /// The failure budget shared by TOTP and recovery codes.
 ///
-/// The `lock_at`-th consecutive failure locks the user for `first_lock`
-/// seconds; each further failure doubles the lock, up to `max_lock`. At `hard_lock_at` consecutive failures TOTP codes are refused
-/// until a recovery code or an administrator reset: NIST SP 800-63B §5.2.2
-/// allows at most 100.
+/// The `lock_at`-th consecutive failure locks TOTP codes for `first_lock`
+/// seconds; each further failure doubles the lock, up to `max_lock`. At
+/// `hard_lock_at` consecutive failures TOTP codes are refused until a
+/// recovery code or an administrator reset: NIST SP 800-63B §5.2.2 allows
+/// at most 100, and going beyond takes
+/// [`dangerous_with_hard_lock_at`](Self::dangerous_with_hard_lock_at).
+///
+/// The fields are private, so the limits hold:
+///
+/// ```compile_fail
+/// let mut throttle = mfa_flow::ThrottleConfig::default();
+/// throttle.hard_lock_at = 1_000_000;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ThrottleConfig {
-    /// The consecutive failure that brings the first lock (default 5).
-    pub lock_at: u32,
-    /// The first lock, in seconds (default 30).
-    pub first_lock: u64,
-    /// The longest lock, in seconds (default 900).
-    pub max_lock: u64,
-    /// Consecutive failures that hard-lock TOTP (default 100).
-    pub hard_lock_at: u32,
+    pub(crate) lock_at: u32,
+    pub(crate) first_lock: u64,
+    pub(crate) max_lock: u64,
+    pub(crate) hard_lock_at: u32,
 }
 
 impl Default for ThrottleConfig {
+    /// 5th failure: 30 s, doubling to 15 min; hard lock at 100.
     fn default() -> Self {
         Self {
             lock_at: 5,
@@ -31,15 +55,66 @@ impl Default for ThrottleConfig {
 }
 
 impl ThrottleConfig {
-    /// A schedule; `hard_lock_at` is capped at 100.
+    /// The consecutive failure that brings the first timed lock (at least
+    /// 1; default 5).
     #[must_use]
-    pub fn new(lock_at: u32, first_lock: u64, max_lock: u64, hard_lock_at: u32) -> Self {
-        Self {
-            lock_at: lock_at.max(1),
-            first_lock,
-            max_lock: max_lock.max(first_lock),
-            hard_lock_at: hard_lock_at.clamp(1, 100),
+    pub fn with_lock_at(mut self, failures: u32) -> Self {
+        self.lock_at = failures.max(1);
+        self
+    }
+
+    /// The first timed lock and the longest, in seconds (defaults 30 and
+    /// 900); the longest is at least the first.
+    #[must_use]
+    pub fn with_lock_durations(mut self, first: u64, longest: u64) -> Self {
+        self.first_lock = first;
+        self.max_lock = longest.max(first);
+        self
+    }
+
+    /// The consecutive failures that hard-lock TOTP codes (default 100).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::HardLockBeyondNist`] outside 1 to 100.
+    pub fn with_hard_lock_at(mut self, failures: u32) -> Result<Self, ConfigError> {
+        if !(1..=100).contains(&failures) {
+            return Err(ConfigError::HardLockBeyondNist);
         }
+        self.hard_lock_at = failures;
+        Ok(self)
+    }
+
+    /// **Dangerous:** a hard lock beyond NIST's 100 consecutive failures
+    /// (at least 1), which lets an attacker try more codes per account.
+    #[must_use]
+    pub fn dangerous_with_hard_lock_at(mut self, failures: u32) -> Self {
+        self.hard_lock_at = failures.max(1);
+        self
+    }
+
+    /// The consecutive failure that brings the first timed lock.
+    #[must_use]
+    pub fn lock_at(&self) -> u32 {
+        self.lock_at
+    }
+
+    /// The first timed lock, in seconds.
+    #[must_use]
+    pub fn first_lock(&self) -> u64 {
+        self.first_lock
+    }
+
+    /// The longest timed lock, in seconds.
+    #[must_use]
+    pub fn max_lock(&self) -> u64 {
+        self.max_lock
+    }
+
+    /// The consecutive failures that hard-lock TOTP codes.
+    #[must_use]
+    pub fn hard_lock_at(&self) -> u32 {
+        self.hard_lock_at
     }
 
     /// How long the user is locked after reaching `failures` consecutive
@@ -59,26 +134,29 @@ impl ThrottleConfig {
 }
 
 /// How the service behaves; the defaults follow the Lumen Master Account.
+///
+/// The fields are private and every setter keeps its limits; the risky
+/// settings are named as such.
+///
+/// ```compile_fail
+/// let mut config = mfa_flow::MfaConfig::new("Lumen");
+/// config.max_retries = 0;
+/// ```
 #[derive(Clone, Debug)]
-#[non_exhaustive]
 pub struct MfaConfig {
-    /// The issuer shown in authenticator apps.
-    pub issuer: String,
-    /// How long an enrolment's QR code stays confirmable, in seconds (180).
-    pub enrollment_ttl: u64,
-    /// TOTP parameters and window for new enrolments (SHA-1, 6 digits, 30 s,
-    /// ±1 step; T0 must stay 0, as apps assume).
-    pub totp: TotpConfig,
-    /// The failure budget.
-    pub throttle: ThrottleConfig,
-    /// Recovery codes issued at confirmation and regeneration (10).
-    pub recovery_codes: usize,
-    /// Attempts at a write that keeps meeting concurrent writes (64).
-    pub max_retries: u32,
+    pub(crate) issuer: String,
+    pub(crate) enrollment_ttl: u64,
+    pub(crate) totp: TotpConfig,
+    pub(crate) throttle: ThrottleConfig,
+    pub(crate) recovery_codes: usize,
+    pub(crate) max_retries: u32,
 }
 
 impl MfaConfig {
-    /// The defaults, with this issuer name.
+    /// The defaults, with this issuer name: enrolments confirmable for 180
+    /// s; SHA-1, 6 digits, 30 s, one step of drift each way (what
+    /// authenticator apps expect); [`ThrottleConfig::default`]; 10 recovery
+    /// codes; 64 attempts at a contended write.
     #[must_use]
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
@@ -91,39 +169,91 @@ impl MfaConfig {
         }
     }
 
-    /// Sets the enrolment TTL in seconds.
+    /// How long an enrolment's QR code stays confirmable, in seconds (at
+    /// least 1).
     #[must_use]
     pub fn with_enrollment_ttl(mut self, seconds: u64) -> Self {
-        self.enrollment_ttl = seconds;
+        self.enrollment_ttl = seconds.max(1);
         self
     }
 
-    /// Sets the TOTP parameters for new enrolments and the window for all.
+    /// The TOTP parameters for new enrolments and the window for all.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::WideWindow`] for a window wider than one step each
+    /// way (see [`dangerous_with_wide_window`](Self::dangerous_with_wide_window)).
+    pub fn with_totp(mut self, totp: TotpConfig) -> Result<Self, ConfigError> {
+        if totp.look_behind() > 1 || totp.look_ahead() > 1 {
+            return Err(ConfigError::WideWindow);
+        }
+        self.totp = totp;
+        Ok(self)
+    }
+
+    /// **Dangerous:** TOTP parameters with a window wider than one step
+    /// each way. Each extra step accepts one more code per attempt.
     #[must_use]
-    pub fn with_totp(mut self, totp: TotpConfig) -> Self {
+    pub fn dangerous_with_wide_window(mut self, totp: TotpConfig) -> Self {
         self.totp = totp;
         self
     }
 
-    /// Sets the failure budget.
+    /// The failure budget.
     #[must_use]
     pub fn with_throttle(mut self, throttle: ThrottleConfig) -> Self {
         self.throttle = throttle;
         self
     }
 
-    /// Sets how many recovery codes are issued (at least 1).
+    /// How many recovery codes are issued (at least 1).
     #[must_use]
     pub fn with_recovery_codes(mut self, count: usize) -> Self {
         self.recovery_codes = count.max(1);
         self
     }
 
-    /// Sets how many times a conflicting write is retried (at least 1).
+    /// How many times a conflicting write is tried (at least 1).
     #[must_use]
     pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries.max(1);
         self
+    }
+
+    /// The issuer shown in authenticator apps.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// How long an enrolment's QR code stays confirmable, in seconds.
+    #[must_use]
+    pub fn enrollment_ttl(&self) -> u64 {
+        self.enrollment_ttl
+    }
+
+    /// The TOTP parameters and window.
+    #[must_use]
+    pub fn totp(&self) -> &TotpConfig {
+        &self.totp
+    }
+
+    /// The failure budget.
+    #[must_use]
+    pub fn throttle(&self) -> &ThrottleConfig {
+        &self.throttle
+    }
+
+    /// How many recovery codes are issued.
+    #[must_use]
+    pub fn recovery_codes(&self) -> usize {
+        self.recovery_codes
+    }
+
+    /// How many times a conflicting write is tried.
+    #[must_use]
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
     }
 }
 
@@ -156,6 +286,50 @@ mod tests {
         assert_eq!(t.lock_after(u32::MAX), Some(900));
         assert!(!t.hard_locked(99));
         assert!(t.hard_locked(100));
-        assert_eq!(ThrottleConfig::new(0, 1, 0, 500).hard_lock_at, 100);
+    }
+
+    #[test]
+    fn limits_hold_and_beyond_them_is_named_dangerous() {
+        let t = ThrottleConfig::default()
+            .with_lock_at(0)
+            .with_lock_durations(60, 10);
+        assert_eq!((t.lock_at(), t.first_lock(), t.max_lock()), (1, 60, 60));
+        for bad in [0, 101, 1_000_000] {
+            assert_eq!(
+                ThrottleConfig::default().with_hard_lock_at(bad),
+                Err(ConfigError::HardLockBeyondNist)
+            );
+        }
+        assert_eq!(
+            ThrottleConfig::default()
+                .with_hard_lock_at(100)
+                .map(|t| t.hard_lock_at()),
+            Ok(100)
+        );
+        let beyond = ThrottleConfig::default().dangerous_with_hard_lock_at(1_000_000);
+        assert_eq!(beyond.hard_lock_at(), 1_000_000);
+
+        let c = MfaConfig::new("X")
+            .with_max_retries(0)
+            .with_recovery_codes(0)
+            .with_enrollment_ttl(0);
+        assert_eq!(
+            (c.max_retries(), c.recovery_codes(), c.enrollment_ttl()),
+            (1, 1, 1)
+        );
+        let wide = TotpConfig::default().with_window(2, 1).unwrap();
+        assert!(matches!(
+            MfaConfig::new("X").with_totp(wide),
+            Err(ConfigError::WideWindow)
+        ));
+        assert_eq!(
+            MfaConfig::new("X")
+                .dangerous_with_wide_window(wide)
+                .totp()
+                .look_behind(),
+            2
+        );
+        let narrow = TotpConfig::default().with_window(1, 0).unwrap();
+        assert!(MfaConfig::new("X").with_totp(narrow).is_ok());
     }
 }

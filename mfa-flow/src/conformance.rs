@@ -307,7 +307,11 @@ async fn race<S: Store + Clone + 'static>(
 /// replay counts as a failure).
 pub async fn same_code_once<S: Store + Clone + 'static>(handles: &[S]) {
     let clock = ManualClock::new(START);
-    let services = services(handles, &clock, ThrottleConfig::new(1000, 30, 900, 100));
+    let services = services(
+        handles,
+        &clock,
+        ThrottleConfig::default().with_lock_at(1000),
+    );
     let u = user("same-code");
     let (app, _) = enrol(&services[0], &clock, &u).await;
     let code = app.generate(clock.now()).unwrap();
@@ -321,7 +325,11 @@ pub async fn same_code_once<S: Store + Clone + 'static>(handles: &[S]) {
 /// 100: the failure count rises by exactly 64.
 pub async fn failures_all_counted<S: Store + Clone + 'static>(handles: &[S]) {
     let clock = ManualClock::new(START);
-    let services = services(handles, &clock, ThrottleConfig::new(1000, 30, 900, 100));
+    let services = services(
+        handles,
+        &clock,
+        ThrottleConfig::default().with_lock_at(1000),
+    );
     let u = user("failures");
     let (app, _) = enrol(&services[0], &clock, &u).await;
     let wrong = wrong_codes(&app, clock.now(), 64);
@@ -386,7 +394,11 @@ pub async fn enrolment_seen_everywhere<S: Store + Clone + 'static>(handles: &[S]
 /// One recovery code used by 16 tasks at once: exactly one success.
 pub async fn recovery_code_once<S: Store + Clone + 'static>(handles: &[S]) {
     let clock = ManualClock::new(START);
-    let services = services(handles, &clock, ThrottleConfig::new(1000, 30, 900, 100));
+    let services = services(
+        handles,
+        &clock,
+        ThrottleConfig::default().with_lock_at(1000),
+    );
     let u = user("recovery");
     let (_, codes) = enrol(&services[0], &clock, &u).await;
     let outcomes = race(&services, &u, 16, |_| codes[0].clone()).await;

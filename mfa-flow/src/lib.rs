@@ -23,7 +23,7 @@ mod store;
 pub mod security {}
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{MfaConfig, ThrottleConfig};
+pub use config::{ConfigError, MfaConfig, ThrottleConfig};
 pub use error::{FlowError, MfaError};
 pub use keys::{AppKey, KeyError, Keyring, OpenError, SealedSecret};
 pub use machine::Login;

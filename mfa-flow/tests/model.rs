@@ -132,7 +132,11 @@ fn window(app: &Totp, now: u64) -> Vec<(u64, String)> {
 async fn run(enrol_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let clock = ManualClock::new(START);
     let (lock_at, first, max, hard) = THROTTLE;
-    let throttle = ThrottleConfig::new(lock_at, first, max, hard);
+    let throttle = ThrottleConfig::default()
+        .with_lock_at(lock_at)
+        .with_lock_durations(first, max)
+        .with_hard_lock_at(hard)
+        .unwrap();
     let service = MfaService::new(
         MemoryStore::new(),
         clock.clone(),

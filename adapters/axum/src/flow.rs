@@ -251,7 +251,7 @@ where
                 expires_in: ticket.expires_at().saturating_sub(service.now()),
                 ticket,
                 account,
-                issuer: service.config().issuer.clone(),
+                issuer: service.config().issuer().to_owned(),
             };
             Ok((enrollment, print))
         })
