@@ -29,6 +29,35 @@ pub(crate) struct User {
     pub(crate) customer: Customer,
 }
 
+/// What a sign-in attempt may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Check the password (the attempt is counted).
+    Go,
+    /// Refused unchecked: locked until then (Unix seconds).
+    Locked { until: u64 },
+}
+
+/// The SQL expression for `locked_until` after one more attempt, given the
+/// row's `failures` before it and the time as `$2`: `ThrottleConfig`'s
+/// schedule spelled out step by step (no exponent function in SQLite).
+fn lock_schedule(throttle: &ThrottleConfig) -> String {
+    let mut case = String::from("CASE");
+    let mut attempts = 1u32;
+    loop {
+        match throttle.lock_after(attempts) {
+            None => case.push_str(&format!(" WHEN failures + 1 = {attempts} THEN 0")),
+            Some(lock) if lock < throttle.max_lock() && attempts < 200 => {
+                case.push_str(&format!(" WHEN failures + 1 = {attempts} THEN $2 + {lock}"));
+            }
+            Some(_) => break,
+        }
+        attempts = attempts.saturating_add(1);
+    }
+    case.push_str(&format!(" ELSE $2 + {} END", throttle.max_lock()));
+    case
+}
+
 /// The customers a fresh database starts with.
 const SEED: [(i64, &str, bool); 2] = [
     (1, "Northwind Traders", false),
@@ -197,11 +226,45 @@ impl Db {
     }
 
     /// When sign-ins for this email are accepted again, if they are locked.
-    pub(crate) async fn sign_in_locked_until(
+    /// Counts a sign-in attempt for this email (registered or not, so the
+    /// answer says nothing about registration) *before* its password is
+    /// checked, and locks sign-ins as if it failed, on the schedule of MFA
+    /// codes (`ThrottleConfig`: from the 5th attempt in a row 30 s, doubling
+    /// up to 15 minutes). A success forgives it
+    /// ([`sign_in_succeeded`](Self::sign_in_succeeded)).
+    ///
+    /// The count and the lock are one conditional `UPDATE`, so of N
+    /// simultaneous attempts (on one instance or many) each is counted, and
+    /// those beyond the budget are refused without a password check.
+    pub(crate) async fn sign_in_attempt(
         &self,
         email: &str,
         now: u64,
-    ) -> Result<Option<u64>, sqlx::Error> {
+    ) -> Result<Attempt, sqlx::Error> {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let lock = lock_schedule(&ThrottleConfig::default());
+        let counted: Option<i64> = on!(self, |pool, t| {
+            sqlx::query(&format!(
+                "INSERT INTO {t}sign_in_throttle (email, failures, locked_until)
+                 VALUES ($1, 0, 0) ON CONFLICT (email) DO NOTHING"
+            ))
+            .bind(email)
+            .execute(pool)
+            .await?;
+            sqlx::query_scalar(&format!(
+                "UPDATE {t}sign_in_throttle
+                 SET failures = failures + 1, locked_until = {lock}
+                 WHERE email = $1 AND locked_until <= $2
+                 RETURNING failures"
+            ))
+            .bind(email)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        if counted.is_some() {
+            return Ok(Attempt::Go);
+        }
         let until: Option<i64> = on!(self, |pool, t| {
             sqlx::query_scalar(&format!(
                 "SELECT locked_until FROM {t}sign_in_throttle WHERE email = $1"
@@ -210,47 +273,11 @@ impl Db {
             .fetch_optional(pool)
             .await?
         });
-        Ok(until
-            .and_then(|u| u64::try_from(u).ok())
-            .filter(|u| *u > now))
+        let until = until.and_then(|u| u64::try_from(u).ok()).unwrap_or(0);
+        Ok(Attempt::Locked { until })
     }
 
-    /// Counts a failed sign-in for this email (registered or not, so the
-    /// answer says nothing about registration) and locks sign-ins on the
-    /// schedule of MFA codes (`ThrottleConfig`: from the 5th failure in a
-    /// row 30 s, doubling up to 15 minutes). The count is one atomic
-    /// increment, so racing failures are each counted; a lock only ever
-    /// grows.
-    pub(crate) async fn sign_in_failed(&self, email: &str, now: u64) -> Result<(), sqlx::Error> {
-        let failures: i64 = on!(self, |pool, t| {
-            sqlx::query_scalar(&format!(
-                "INSERT INTO {t}sign_in_throttle AS s (email, failures, locked_until)
-                 VALUES ($1, 1, 0)
-                 ON CONFLICT (email) DO UPDATE SET failures = s.failures + 1
-                 RETURNING failures"
-            ))
-            .bind(email)
-            .fetch_one(pool)
-            .await?
-        });
-        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-        let Some(lock) = ThrottleConfig::default().lock_after(failures) else {
-            return Ok(());
-        };
-        let until = i64::try_from(now.saturating_add(lock)).unwrap_or(i64::MAX);
-        on!(self, |pool, t| {
-            sqlx::query(&format!(
-                "UPDATE {t}sign_in_throttle SET locked_until = $2
-                 WHERE email = $1 AND locked_until < $2"
-            ))
-            .bind(email)
-            .bind(until)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
-    }
-
+    /// Forgives the attempts of a successful sign-in.
     pub(crate) async fn sign_in_succeeded(&self, email: &str) -> Result<(), sqlx::Error> {
         on!(self, |pool, t| {
             sqlx::query(&format!("DELETE FROM {t}sign_in_throttle WHERE email = $1"))
@@ -259,5 +286,57 @@ impl Db {
                 .await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each attempt is counted before its password is checked and locks
+    /// on the schedule of MFA codes: 5th attempt 30 s, then 60, 120, ...
+    /// up to 900; a success forgives them all.
+    #[tokio::test]
+    async fn attempts_lock_on_the_code_schedule_and_success_forgives() {
+        // One connection: each would have a memory database of its own.
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let db = Db::Sqlite(pool);
+        db.setup().await.unwrap();
+        let mut now = 1_000_000;
+        for _ in 0..4 {
+            assert_eq!(
+                db.sign_in_attempt("a@x.io", now).await.unwrap(),
+                Attempt::Go
+            );
+        }
+        for lock in [30, 60, 120, 240, 480, 900, 900] {
+            assert_eq!(
+                db.sign_in_attempt("a@x.io", now).await.unwrap(),
+                Attempt::Go
+            );
+            let until = now + lock;
+            assert_eq!(
+                db.sign_in_attempt("a@x.io", until - 1).await.unwrap(),
+                Attempt::Locked { until },
+                "lock of {lock} s"
+            );
+            now = until;
+        }
+        // Another address is not affected; a success forgives.
+        assert_eq!(
+            db.sign_in_attempt("b@x.io", now).await.unwrap(),
+            Attempt::Go
+        );
+        db.sign_in_succeeded("a@x.io").await.unwrap();
+        for _ in 0..4 {
+            assert_eq!(
+                db.sign_in_attempt("a@x.io", now).await.unwrap(),
+                Attempt::Go
+            );
+        }
     }
 }

@@ -325,6 +325,51 @@ async fn sign_in_answers_are_generic_and_throttled(backend: Backend) {
     assert_eq!(ok.location(), Some("/account"));
 }
 
+/// Simultaneous wrong passwords each cost an attempt before the password
+/// is checked: of 60 sent at once, no more than the budget (5) are checked,
+/// and the right password is then refused too, until the lock ends.
+async fn simultaneous_wrong_passwords_cost_the_budget(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, false).await;
+    let csrf = client.get("/login").await.csrf();
+    let form = format!(
+        "csrf={}&email=ada%40example.com&password=wrong+password",
+        common::urlencode(&csrf)
+    );
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..60 {
+        let mut c = Client {
+            router: client.router.clone(),
+            cookie: client.cookie.clone(),
+        };
+        let form = form.clone();
+        requests.spawn(async move {
+            let request = http::Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            c.send(request, form).await.status
+        });
+    }
+    let statuses = requests.join_all().await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 60, "{statuses:?}");
+    assert!(
+        checked <= 5,
+        "{checked} of 60 simultaneous guesses were checked"
+    );
+    let right = client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 async fn forms_need_the_session_token(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
@@ -615,6 +660,7 @@ on_both_backends!(
     errors_are_pages,
     an_expired_qr_code_leads_to_a_new_one,
     a_database_copy_opens_no_session,
+    simultaneous_wrong_passwords_cost_the_budget,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use super::{AppState, Checked, Csrf, Notice, Page, mfa_broken, with_status};
 use mfa_axum::UserId;
 
-use crate::db::User;
+use crate::db::{Attempt, User};
 use crate::flow::USER_KEY;
 use crate::pages::{self, Registration};
 use crate::security::{
@@ -137,10 +137,12 @@ pub(super) async fn login(
     let email = normalize_email(&form.email);
     let now = app.now();
     let csrf = csrf_token(&session).await?;
-    if let Some(until) = app.db.sign_in_locked_until(&email, now).await? {
+    // Counted before the password is checked: simultaneous guesses cannot
+    // outrun the lock.
+    if let Attempt::Locked { until } = app.db.sign_in_attempt(&email, now).await? {
         let text = format!(
             "Too many failed sign-ins. Try again in {}.",
-            pages::time_left(until - now)
+            pages::time_left(until.saturating_sub(now))
         );
         let page = pages::login(&form.email, Some(&text), None, &csrf);
         return Ok(with_status(StatusCode::TOO_MANY_REQUESTS, page));
@@ -154,7 +156,6 @@ pub(super) async fn login(
         .await
         .map_err(|_| Broken::Hash)?;
     let Some(user) = user.filter(|_| matches) else {
-        app.db.sign_in_failed(&email, now).await?;
         let text = "Email or password is incorrect.";
         let page = pages::login(&form.email, Some(text), None, &csrf);
         return Ok(with_status(StatusCode::UNAUTHORIZED, page));
