@@ -7,7 +7,7 @@ use totp_core::{KeyUri, Qr, Secret, Totp, TotpConfig, VerifyError};
 
 use crate::config::MfaConfig;
 use crate::error::FlowError;
-use crate::keys::{Keyring, SealedSecret};
+use crate::keys::{Keyring, OpenError, SealedSecret};
 use crate::outcome::{
     Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
     Status, Verified,
@@ -261,10 +261,21 @@ impl Machine {
             Credential::Recovery(code) => match recovery::normalize(code) {
                 Err(e) => Refusal::Malformed(InputError::Recovery(e)),
                 Ok(symbols) => {
-                    let found = record.recovery.as_ref().and_then(|set| {
-                        let key = self.keys.recovery_key(set.key_id)?;
-                        recovery::position(&set.hashes, &recovery::hash(key, &symbols))
-                    });
+                    // The keyring must be the one the record was written
+                    // under, or a valid code would look wrong and count:
+                    // the sealed secret proves it (an unknown key, or
+                    // another key under the same id, is an operator error).
+                    self.keys.open(user, secret)?;
+                    let found = match record.recovery.as_ref() {
+                        Some(set) => {
+                            let key = self
+                                .keys
+                                .recovery_key(set.key_id)
+                                .ok_or(OpenError::UnknownKey(set.key_id))?;
+                            recovery::position(&set.hashes, &recovery::hash(key, &symbols))
+                        }
+                        None => None,
+                    };
                     match (found, record.recovery.as_ref()) {
                         (Some(i), Some(set)) => {
                             let mut next = record.clone();

@@ -241,6 +241,38 @@ async fn recovery_codes_work_during_a_soft_lock_and_their_failures_count() {
     assert_eq!((status.failures, status.locked_until), (0, None));
 }
 
+/// A record sealed under a key the service does not hold is the
+/// operator's error: valid codes and recovery codes answer it, and nothing
+/// is counted against the user.
+#[tokio::test]
+async fn a_record_under_a_key_not_held_is_an_operator_error_and_counts_nothing() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(START);
+    let (app, codes) = enrolled(&service_with(&store, &clock, &[1]), &clock).await;
+    // Another key with the same id (a key file deleted and made anew), and
+    // another id altogether (the old key retired too early).
+    let same_id = MfaService::new(
+        store.clone(),
+        clock.clone(),
+        Keyring::new(AppKey::from_bytes(1, &[0xEE; 32]).unwrap()),
+        MfaConfig::new("Lumen"),
+    );
+    let other_id = service_with(&store, &clock, &[2]);
+    for service in [&same_id, &other_id] {
+        for input in [code(&app, &clock), codes[0].clone()] {
+            let answer = service.login(USER, &input).await;
+            assert!(
+                matches!(answer, Err(MfaError::Flow(FlowError::Sealing(_)))),
+                "{answer:?}"
+            );
+        }
+        assert_eq!(service.status(USER).await.unwrap().failures, 0);
+    }
+    // With the right key, both still work.
+    let right = service_with(&store, &clock, &[1]);
+    assert!(right.login(USER, &codes[0]).await.unwrap().is_accepted());
+}
+
 #[tokio::test]
 async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
     let (service, clock) = setup();
