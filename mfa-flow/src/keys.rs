@@ -15,6 +15,8 @@ const SECRET_AAD: &[u8] = b"mfa-flow/totp-secret/v1\0";
 /// HKDF info strings: one application key yields independent subkeys.
 const SEALING_INFO: &[u8] = b"mfa-flow/sealing-key/v1";
 const RECOVERY_INFO: &[u8] = b"mfa-flow/recovery-hash-key/v1";
+const CHECK_INFO: &[u8] = b"mfa-flow/key-check/v1";
+const ID_INFO: &[u8] = b"mfa-flow/key-id/v1";
 
 /// Why a key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,47 @@ pub struct AppKey {
     id: u32,
     sealing: Zeroizing<[u8; 32]>,
     recovery: Zeroizing<[u8; 32]>,
+    check: KeyCheck,
+}
+
+/// A keyed fingerprint of an application key's material: the same for the
+/// same 32 bytes, unrelated for any other, and no help in finding the key.
+/// Record it beside the data at first start and compare at every start, so
+/// a lost or replaced key is found before it turns valid codes away.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyCheck([u8; 16]);
+
+impl KeyCheck {
+    /// 32 lower-case hex digits, to store.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for KeyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyCheck({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for KeyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// The check value and the derived id of key material (salt-free HKDF, so
+/// both depend on the material alone).
+fn identity_of(material: &[u8]) -> Result<(KeyCheck, u32), KeyError> {
+    let hkdf = Hkdf::<Sha256>::new(None, material);
+    let mut check = [0u8; 16];
+    let mut id = [0u8; 4];
+    hkdf.expand(CHECK_INFO, &mut check)
+        .map_err(|_| KeyError::WrongLength)?;
+    hkdf.expand(ID_INFO, &mut id)
+        .map_err(|_| KeyError::WrongLength)?;
+    Ok((KeyCheck(check), u32::from_be_bytes(id)))
 }
 
 impl AppKey {
@@ -73,11 +116,36 @@ impl AppKey {
             .map_err(|_| KeyError::WrongLength)?;
         hkdf.expand(RECOVERY_INFO, recovery.as_mut_slice())
             .map_err(|_| KeyError::WrongLength)?;
+        let (check, _) = identity_of(material)?;
         Ok(Self {
             id,
             sealing,
             recovery,
+            check,
         })
+    }
+
+    /// Derives the subkeys from 32 bytes of key material, with an id
+    /// derived from the material too: two different keys get different ids
+    /// (but for a 1 in 2^32 chance), so a key restored, rotated or made
+    /// anew by mistake never passes for another under the same id.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::WrongLength`] unless `material` is 32 bytes.
+    pub fn from_bytes_with_derived_id(material: &[u8]) -> Result<Self, KeyError> {
+        if material.len() != 32 {
+            return Err(KeyError::WrongLength);
+        }
+        let (_, id) = identity_of(material)?;
+        Self::from_bytes(id, material)
+    }
+
+    /// The key's check value, to record at first start and compare at
+    /// every start.
+    #[must_use]
+    pub fn check(&self) -> KeyCheck {
+        self.check
     }
 
     /// A fresh random key from the operating system's RNG.
@@ -299,5 +367,26 @@ mod tests {
             format!("{:?}", AppKey::from_bytes(3, &[5; 32]).unwrap()),
             "AppKey(3, redacted)"
         );
+    }
+
+    #[test]
+    fn check_values_and_derived_ids_depend_on_the_material_alone() {
+        let a = AppKey::from_bytes_with_derived_id(&[5; 32]).unwrap();
+        let again = AppKey::from_bytes(7, &[5; 32]).unwrap();
+        let b = AppKey::from_bytes_with_derived_id(&[6; 32]).unwrap();
+        assert_eq!(a.check(), again.check());
+        assert_ne!(a.check(), b.check());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(
+            a.id(),
+            AppKey::from_bytes_with_derived_id(&[5; 32]).unwrap().id()
+        );
+        let hex = a.check().to_hex();
+        assert_eq!(hex.len(), 32);
+        assert!(!hex.contains(&"05".repeat(4)), "the check is not the key");
+        assert!(matches!(
+            AppKey::from_bytes_with_derived_id(&[5; 31]),
+            Err(KeyError::WrongLength)
+        ));
     }
 }

@@ -47,6 +47,33 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The SQLite database file could not be created owner-only.
+    #[error("the database file {path} could not be made readable by its owner only")]
+    DatabaseFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database was set up with a sealing key, and neither
+    /// `LUMEN_SEALING_KEY` nor the key file holds one.
+    #[error(
+        "the database was set up with a sealing key, but {path} is missing and \
+         LUMEN_SEALING_KEY is not set: restore the key file from your backup (or set \
+         LUMEN_SEALING_KEY to the key); a new key would lock out every enrolled user"
+    )]
+    KeyMissing {
+        /// The key file.
+        path: String,
+    },
+    /// The sealing key is not the one the database was set up with.
+    #[error(
+        "the sealing key is not the one this database was set up with: start with the \
+         original key (LUMEN_SEALING_KEY or the key file); with this one no enrolled \
+         user could sign in"
+    )]
+    KeyMismatch,
     /// A key could not be made.
     #[error("the sealing key could not be made")]
     Key(#[from] mfa_flow::KeyError),
@@ -115,7 +142,7 @@ fn key_bytes(hex: &str) -> Option<[u8; 32]> {
 /// key file, else generated into a new key file (readable by the owner
 /// only). The MFA secrets are sealed under it and the session ids hashed
 /// with it.
-fn sealing_key(config: &Config) -> Result<Zeroizing<[u8; 32]>, StartError> {
+fn sealing_key(config: &Config, known: bool) -> Result<Zeroizing<[u8; 32]>, StartError> {
     if let Some(hex) = &config.sealing_key {
         let bytes = key_bytes(hex).ok_or_else(|| StartError::BadKey("LUMEN_SEALING_KEY".into()))?;
         return Ok(Zeroizing::new(bytes));
@@ -131,6 +158,13 @@ fn sealing_key(config: &Config) -> Result<Zeroizing<[u8; 32]>, StartError> {
             let bytes = key_bytes(&text).ok_or_else(|| StartError::BadKey(shown.clone()))?;
             Ok(Zeroizing::new(bytes))
         }
+        // The database was set up with a key that is not here: a new one
+        // would turn every enrolled user's codes away.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && known => {
+            Err(StartError::KeyMissing {
+                path: shown.clone(),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes).map_err(|e| io(std::io::Error::other(e)))?;
@@ -145,6 +179,28 @@ fn sealing_key(config: &Config) -> Result<Zeroizing<[u8; 32]>, StartError> {
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// The application key, checked against the check value the database
+/// recorded at its first start (recorded now if this is it): a start with
+/// another key, or none where the database knows one, refuses.
+async fn checked_key(
+    config: &Config,
+    db: &Db,
+) -> Result<(Zeroizing<[u8; 32]>, AppKey), StartError> {
+    let recorded = db.key_check().await?;
+    let key = sealing_key(config, recorded.is_some())?;
+    let app_key = AppKey::from_bytes_with_derived_id(key.as_slice())?;
+    let check = app_key.check().to_hex();
+    let recorded = match recorded {
+        Some(recorded) => recorded,
+        // First start: record it (another instance may have won the race).
+        None => db.record_key_check(&check).await?,
+    };
+    if recorded != check {
+        return Err(StartError::KeyMismatch);
+    }
+    Ok((key, app_key))
 }
 
 /// Creates the SQLite database file readable and writable by its owner
@@ -192,14 +248,13 @@ impl Lumen {
     /// [`StartError`] when the database, the key or the stores cannot be set
     /// up.
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let key = sealing_key(&config)?;
         // The decoy hash for unknown addresses is made now, so that the
         // first such sign-in does not take longer than the others.
         let _ = tokio::task::spawn_blocking(crate::security::decoy_hash).await;
         let issuer = "Lumen";
         let (db, store) = match &config.database {
             Database::Sqlite(path) => {
-                owner_only(path).map_err(|source| StartError::KeyFile {
+                owner_only(path).map_err(|source| StartError::DatabaseFile {
                     path: path.display().to_string(),
                     source,
                 })?;
@@ -225,10 +280,11 @@ impl Lumen {
                 (db, LumenStore::Postgres(store))
             }
         };
+        let (key, app_key) = checked_key(&config, &db).await?;
         let service = MfaService::new(
             store,
             AppClock(clock),
-            Keyring::new(AppKey::from_bytes(1, key.as_slice())?),
+            Keyring::new(app_key),
             MfaConfig::new(issuer).with_enrollment_ttl(config.enrollment_ttl),
         );
         let policy = CustomerPolicy { db: db.clone() };

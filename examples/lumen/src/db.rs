@@ -130,6 +130,11 @@ impl Db {
                         created_at BIGINT NOT NULL)"
                 ),
                 format!(
+                    "CREATE TABLE IF NOT EXISTS {t}key_check (
+                        name TEXT PRIMARY KEY,
+                        value TEXT NOT NULL)"
+                ),
+                format!(
                     "CREATE TABLE IF NOT EXISTS {t}sign_in_throttle (
                         email TEXT PRIMARY KEY,
                         failures BIGINT NOT NULL,
@@ -226,6 +231,32 @@ impl Db {
     }
 
     /// When sign-ins for this email are accepted again, if they are locked.
+    /// The check value of the sealing key recorded at the first start.
+    pub(crate) async fn key_check(&self) -> Result<Option<String>, sqlx::Error> {
+        on!(self, |pool, t| {
+            sqlx::query_scalar(&format!(
+                "SELECT value FROM {t}key_check WHERE name = 'sealing'"
+            ))
+            .fetch_optional(pool)
+            .await
+        })
+    }
+
+    /// Records the sealing key's check value unless one is recorded, and
+    /// returns the one recorded (the first instance to start wins).
+    pub(crate) async fn record_key_check(&self, value: &str) -> Result<String, sqlx::Error> {
+        on!(self, |pool, t| {
+            sqlx::query(&format!(
+                "INSERT INTO {t}key_check (name, value) VALUES ('sealing', $1)
+                 ON CONFLICT (name) DO NOTHING"
+            ))
+            .bind(value)
+            .execute(pool)
+            .await?;
+        });
+        Ok(self.key_check().await?.unwrap_or_default())
+    }
+
     /// Counts a sign-in attempt for this email (registered or not, so the
     /// answer says nothing about registration) *before* its password is
     /// checked, and locks sign-ins as if it failed, on the schedule of MFA

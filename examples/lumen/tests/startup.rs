@@ -43,6 +43,82 @@ fn the_binary_needs_nothing_but_an_empty_directory() {
     assert!(!log.contains("generated a new sealing key"), "{log}");
 }
 
+/// The binary in `dir`, to its exit within 30 s (killed after that, as
+/// one that serves instead of refusing): (exit code, standard error).
+fn run_to_exit(dir: &std::path::Path, key: Option<&str>) -> (Option<i32>, String) {
+    use std::io::Read as _;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lumen"));
+    command
+        .current_dir(dir)
+        .args(["--addr", "127.0.0.1:0"])
+        .env_remove("LUMEN_SEALING_KEY")
+        .env_remove("LUMEN_DATABASE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if let Some(key) = key {
+        command.env("LUMEN_SEALING_KEY", key);
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break Some(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    (status, text)
+}
+
+/// A key cannot be silently replaced: once the database knows its key, a
+/// start with another key, or with the key file gone, refuses and says
+/// what to do.
+#[test]
+fn a_lost_or_different_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], &[]);
+    assert_eq!(server.get("/login", &mut None).status, 200);
+    server.stop();
+    let key_file = dir.path().join("lumen.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+
+    // The key file deleted: no new key is made.
+    std::fs::remove_file(&key_file).unwrap();
+    let (code, text) = run_to_exit(dir.path(), None);
+    assert_ne!(code, Some(0));
+    assert!(text.contains("restore the key file"), "{text}");
+    assert!(!key_file.exists(), "no new key was made");
+
+    // Another key: refused, and neither key is shown.
+    let other = "ab".repeat(32);
+    let (code, text) = run_to_exit(dir.path(), Some(&other));
+    assert_ne!(code, Some(0));
+    assert!(
+        text.contains("not the one this database was set up with"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&other) && !text.contains(key.trim()),
+        "{text}"
+    );
+
+    // The original key: it starts.
+    let server = Server::start(dir.path(), &[], &[("LUMEN_SEALING_KEY", key.trim())]);
+    assert_eq!(server.get("/login", &mut None).status, 200);
+    server.stop();
+}
+
 #[test]
 fn bad_settings_stop_it_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
