@@ -71,16 +71,18 @@ impl Assurance {
 /// - Nobody signed in: no assurance; one left over from an earlier user is
 ///   removed.
 /// - The assurance was recorded for `user`: it stands.
-/// - None yet (the first request after the application's sign-in): a
-///   [`Level::Password`] assurance for `user` starts.
-/// - Another user's: it is void, the session id is cycled, and the request
-///   starts as a fresh [`Level::Password`] sign-in of `user`, so a user
-///   switch in one browser never inherits MFA or keeps the old id.
+/// - None recorded (the requests after the application's sign-in): `user`
+///   is at [`Level::Password`]. Nothing is written: a password-level
+///   request leaves the session as it found it, so one racing with the
+///   request that raises the session cannot save the old id back.
+/// - Another user's: it is void and removed, and the session id is cycled,
+///   so a user switch in one browser never inherits MFA or keeps the old
+///   id; `user` is at [`Level::Password`].
 ///
-/// The id is not cycled on the first request after a sign-in: guarding
-/// against a fixed session id is the sign-in's own job (axum-login cycles
-/// it), and a cycle here would hand the new id to whichever request came
-/// first and sign out the others sent at the same time.
+/// The id is not cycled after a plain sign-in: guarding against a fixed
+/// session id is the sign-in's own job (axum-login cycles it), and a cycle
+/// here would hand the new id to whichever request came first and sign out
+/// the others sent at the same time.
 pub(crate) async fn bind(
     session: &Session,
     user: Option<UserId>,
@@ -93,8 +95,8 @@ pub(crate) async fn bind(
         return Ok(None);
     };
     let stored = text.as_deref().and_then(Assurance::decode);
-    if let Some(assurance) = stored.as_ref().filter(|a| a.user == user) {
-        return Ok(Some(assurance.clone()));
+    if let Some(assurance) = stored.filter(|a| a.user == user) {
+        return Ok(Some(assurance));
     }
     if text.is_some() {
         tracing::info!(
@@ -102,15 +104,14 @@ pub(crate) async fn bind(
             user = %user,
             "the signed-in user changed: the session's MFA assurance is void"
         );
+        session.remove_value(ASSURANCE_KEY).await?;
         session.cycle_id().await?;
     }
-    let fresh = Assurance {
+    Ok(Some(Assurance {
         user,
         level: Level::Password,
         verified_at: None,
-    };
-    session.insert(ASSURANCE_KEY, fresh.encode()).await?;
-    Ok(Some(fresh))
+    }))
 }
 
 /// Raises the session to [`Level::Mfa`] for `user`, cycling the id.

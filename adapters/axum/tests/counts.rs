@@ -44,19 +44,22 @@ impl Store for CountingStore {
     }
 }
 
-/// The session store, counting loads.
+/// The session store, counting loads and writes.
 #[derive(Clone, Debug, Default)]
 struct CountingSessions {
     inner: Sessions,
     loads: Arc<AtomicUsize>,
+    writes: Arc<AtomicUsize>,
 }
 
 #[async_trait::async_trait]
 impl SessionStore for CountingSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.create(record).await
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.save(record).await
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
@@ -73,6 +76,7 @@ struct App {
     clock: ManualClock,
     mfa_loads: Arc<AtomicUsize>,
     session_loads: Arc<AtomicUsize>,
+    session_writes: Arc<AtomicUsize>,
 }
 
 fn app() -> App {
@@ -106,6 +110,7 @@ fn app() -> App {
         clock,
         mfa_loads: store.loads,
         session_loads: sessions.loads,
+        session_writes: sessions.writes,
     }
 }
 
@@ -147,6 +152,7 @@ impl App {
     fn reset(&self) {
         self.mfa_loads.store(0, Ordering::SeqCst);
         self.session_loads.store(0, Ordering::SeqCst);
+        self.session_writes.store(0, Ordering::SeqCst);
     }
 
     fn counts(&self) -> (usize, usize) {
@@ -188,11 +194,16 @@ async fn one_record_load_and_one_session_load_per_submitted_code() {
     assert_eq!(status, StatusCode::OK);
     app.clock.advance(30);
 
-    // A new sign-in; its first request binds the session (level 1).
+    // A new sign-in; a password-level request reads the session and the
+    // record and writes nothing (so it cannot save an old id back while
+    // another request raises the session).
     let (_, cookie, _) = app.send("POST", "/login", None, None).await;
     let cookie = cookie.unwrap();
+    app.reset();
     let (status, _, _) = app.send("GET", "/account", Some(&cookie), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.counts(), (1, 1), "(MFA record loads, session loads)");
+    assert_eq!(app.session_writes.load(Ordering::SeqCst), 0);
 
     // The submitted code.
     app.reset();
