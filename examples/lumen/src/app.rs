@@ -21,6 +21,7 @@ use crate::config::{Config, Database};
 use crate::db::Db;
 use crate::flow::{AppClock, CustomerPolicy, LumenStore, USER_KEY};
 use crate::handlers::{AppState, router};
+use crate::security::Hashing;
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -296,6 +297,7 @@ impl Lumen {
         let state = AppState {
             mfa,
             db: db.clone(),
+            hashing: Arc::new(Hashing::new(config.hash_workers)),
         };
         let (secure, bench) = (config.secure_cookies, config.bench_routes);
         let (router, sweeper) = match &db {

@@ -33,6 +33,10 @@ pub struct Config {
     /// The key that seals TOTP secrets, as 64 hex digits. When absent it is
     /// read from (or generated into) [`key_file`](Self::key_file).
     pub sealing_key: Option<String>,
+    /// Password hashes computed at once (Argon2id, 19 MiB each); default:
+    /// the machine's cores. Four times as many wait; beyond that a sign-in
+    /// or registration is answered `503` with `Retry-After` at once.
+    pub hash_workers: usize,
     /// Mounts `/bench/guarded` and `/bench/unguarded`: the account page with
     /// and without the MFA guard, for the load test. Loopback addresses
     /// only.
@@ -47,6 +51,7 @@ impl std::fmt::Debug for Config {
             .field("enrollment_ttl", &self.enrollment_ttl)
             .field("secure_cookies", &self.secure_cookies)
             .field("bench_routes", &self.bench_routes)
+            .field("hash_workers", &self.hash_workers)
             .field(
                 "sealing_key",
                 &self.sealing_key.as_ref().map(|_| "<redacted>"),
@@ -81,7 +86,8 @@ pub enum ConfigError {
 /// What `--help` prints.
 pub const USAGE: &str = "\
 Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
-             [--enrollment-ttl SECONDS] [--secure-cookies] [--bench-routes]
+             [--enrollment-ttl SECONDS] [--secure-cookies] [--hash-workers N]
+             [--bench-routes]
 
   --addr            where to listen (LUMEN_ADDR; default 127.0.0.1:3000)
   --database        a SQLite file, or a postgres:// URL (LUMEN_DATABASE;
@@ -91,6 +97,9 @@ Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
   --enrollment-ttl  how long an enrolment QR code is valid (LUMEN_ENROLLMENT_TTL;
                     default 180)
   --secure-cookies  mark cookies Secure, for HTTPS (LUMEN_SECURE_COOKIES=1)
+  --hash-workers    password hashes computed at once, 19 MiB each
+                    (LUMEN_HASH_WORKERS; default the number of cores); four
+                    times as many wait, more are answered 503 at once
   --bench-routes    for the load test: /bench/guarded and /bench/unguarded serve
                     the account page with and without the MFA guard
                     (loopback addresses only)
@@ -108,6 +117,7 @@ impl Config {
             enrollment_ttl: 180,
             secure_cookies: false,
             sealing_key: None,
+            hash_workers: std::thread::available_parallelism().map_or(2, usize::from),
             bench_routes: false,
         }
     }
@@ -126,6 +136,7 @@ impl Config {
         let mut database = env("LUMEN_DATABASE");
         let mut schema = env("LUMEN_SCHEMA");
         let mut ttl = env("LUMEN_ENROLLMENT_TTL");
+        let mut workers = env("LUMEN_HASH_WORKERS");
         let mut secure = env("LUMEN_SECURE_COOKIES").is_some_and(|v| v == "1" || v == "true");
         let mut bench = false;
         let mut args = args.into_iter();
@@ -135,6 +146,7 @@ impl Config {
                 "--database" => &mut database,
                 "--schema" => &mut schema,
                 "--enrollment-ttl" => &mut ttl,
+                "--hash-workers" => &mut workers,
                 "--secure-cookies" => {
                     secure = true;
                     continue;
@@ -176,6 +188,16 @@ impl Config {
                     reason: "expected seconds between 1 and 3600",
                 },
             )?;
+        }
+        if let Some(workers) = workers {
+            config.hash_workers = workers
+                .parse()
+                .ok()
+                .filter(|w| (1..=256).contains(w))
+                .ok_or(ConfigError::Invalid {
+                    name: "--hash-workers",
+                    reason: "expected a number between 1 and 256",
+                })?;
         }
         config.secure_cookies = secure;
         if bench && !config.addr.ip().is_loopback() {

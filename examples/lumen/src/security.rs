@@ -3,7 +3,11 @@
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 use tower_sessions::Session;
 
 /// The session key of the CSRF token.
@@ -34,6 +38,8 @@ pub(crate) enum Broken {
     Hash,
     #[error("the database failed")]
     Database(#[from] mfa_store_sqlx::sqlx::Error),
+    #[error("every password hashing worker is busy")]
+    Busy,
     #[error("the MFA service failed")]
     Mfa(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -62,6 +68,82 @@ pub(crate) async fn csrf_matches(session: &Session, submitted: &str) -> Result<b
         return Ok(false);
     };
     Ok(token.len() == submitted.len() && bool::from(token.as_bytes().ct_eq(submitted.as_bytes())))
+}
+
+/// At most `workers` password hashes at once, and a short queue: Argon2id
+/// takes 19 MiB a computation, so unbounded sign-ins would take the
+/// process's memory with them.
+#[derive(Debug)]
+pub(crate) struct Hashing {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+/// Every worker busy and the queue full: try again shortly.
+#[derive(Debug, thiserror::Error)]
+#[error("every password hashing worker is busy")]
+pub(crate) struct Busy;
+
+impl Hashing {
+    /// `workers` at once (at least 1), four times as many waiting.
+    pub(crate) fn new(workers: usize) -> Self {
+        let workers = workers.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(workers)),
+            waiting: AtomicUsize::new(0),
+            queue: workers.saturating_mul(4),
+        }
+    }
+
+    /// Runs `work` (a password hash or check) on a blocking thread when a
+    /// worker is free; waits in the queue if it has room.
+    ///
+    /// # Errors
+    ///
+    /// [`Busy`] at once when every worker is busy and the queue is full.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refused> {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(Refused::Busy(Busy));
+                }
+                let permit = Arc::clone(&self.permits).acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                permit.map_err(|_| Refused::Broken(Broken::Hash))?
+            }
+        };
+        let done = tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await;
+        done.map_err(|_| Refused::Broken(Broken::Hash))
+    }
+}
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refused {
+    #[error(transparent)]
+    Busy(Busy),
+    #[error(transparent)]
+    Broken(Broken),
+}
+
+impl From<Refused> for Broken {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Busy(_) => Self::Busy,
+            Refused::Broken(broken) => broken,
+        }
+    }
 }
 
 /// Argon2id with the crate's defaults (19 MiB, 2 passes), as a PHC string.
@@ -100,6 +182,33 @@ mod tests {
         assert!(!password_matches("correct horse battery stapl", &hash));
         assert!(!password_matches("anything", "not a hash"));
         assert!(!password_matches("decoy password", "")); // a broken decoy never matches
+    }
+
+    /// Two workers, eight waiting: of 20 at once, 10 run (two at a time)
+    /// and 10 are refused without waiting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_is_bounded_and_refuses_beyond_the_queue() {
+        let hashing = Arc::new(Hashing::new(2));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (hashing, running, most) = (hashing.clone(), running.clone(), most.clone());
+            tasks.spawn(async move {
+                hashing
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                    .is_ok()
+            });
+        }
+        let done = tasks.join_all().await;
+        assert_eq!(done.iter().filter(|ok| **ok).count(), 10);
+        assert!(most.load(Ordering::SeqCst) <= 2);
     }
 
     #[test]

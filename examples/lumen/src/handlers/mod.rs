@@ -16,6 +16,8 @@ mod mfa;
 mod sign_in;
 mod web;
 
+use std::sync::Arc;
+
 use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -34,13 +36,15 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 use crate::db::Db;
 use crate::pages;
-use crate::security::{Broken, csrf_matches};
+use crate::security::{Broken, Hashing, csrf_matches};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) mfa: Mfa,
     pub(crate) db: Db,
+    /// Password hashing, bounded.
+    pub(crate) hashing: Arc<Hashing>,
 }
 
 impl AppState {
@@ -67,8 +71,13 @@ impl<E: Into<Broken>> From<E> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        tracing::error!(target: "lumen", error = %self.0, "request failed");
         let status = StatusCode::SERVICE_UNAVAILABLE;
+        if matches!(self.0, Broken::Busy) {
+            tracing::warn!(target: "lumen", "password hashing is at capacity: answered 503");
+            let page = pages::error(status.as_u16(), "Lumen is busy. Try again in a moment");
+            return (status, [(http::header::RETRY_AFTER, "1")], page).into_response();
+        }
+        tracing::error!(target: "lumen", error = %self.0, "request failed");
         (
             status,
             pages::error(status.as_u16(), "Something went wrong"),

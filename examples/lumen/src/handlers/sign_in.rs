@@ -93,9 +93,7 @@ pub(super) async fn register(
         return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     let password = form.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|_| Broken::Hash)??;
+    let password_hash = app.hashing.run(move || hash_password(&password)).await??;
     let user = User {
         id: new_user_id()?,
         name: form.name.trim().to_owned(),
@@ -152,9 +150,10 @@ pub(super) async fn login(
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
     let password = form.password.clone();
-    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
-        .await
-        .map_err(|_| Broken::Hash)?;
+    let matches = app
+        .hashing
+        .run(move || password_matches(&password, &stored))
+        .await?;
     let Some(user) = user.filter(|_| matches) else {
         let text = "Email or password is incorrect.";
         let page = pages::login(&form.email, Some(text), None, &csrf);
