@@ -224,16 +224,19 @@ impl MfaSession {
         Ok(())
     }
 
-    async fn extract(parts: &Parts, mfa: Mfa) -> Result<Option<Self>, Error> {
-        // What a guard of this same handle bound, if one ran.
-        if let Some(passed) = parts
+    async fn extract(parts: &mut Parts, mfa: Mfa) -> Result<Option<Self>, Error> {
+        // What a guard of this same handle bound, if one ran: taken, not
+        // copied (a second extractor in the same handler binds again, from
+        // the session already in memory).
+        if parts
             .extensions
             .get::<Passed>()
-            .filter(|p| p.mfa.same(&mfa))
+            .is_some_and(|p| p.mfa.same(&mfa))
+            && let Some(passed) = parts.extensions.remove::<Passed>()
         {
             return Ok(Some(Self {
                 mfa,
-                bound: passed.bound.clone(),
+                bound: passed.bound,
             }));
         }
         let bound = mfa.0.bind(&parts.extensions).await?;
