@@ -282,9 +282,10 @@ impl Lumen {
             }
         };
         let (key, app_key) = checked_key(&config, &db).await?;
+        let clock = AppClock(clock);
         let service = MfaService::new(
             store,
-            AppClock(clock),
+            clock.clone(),
             Keyring::new(app_key),
             MfaConfig::new(issuer).with_enrollment_ttl(config.enrollment_ttl),
         );
@@ -309,7 +310,7 @@ impl Lumen {
                 let sessions = HashedSessionIds::new(sessions, key.as_slice());
                 (
                     router(state, sessions.clone(), secure, bench),
-                    sweep(sessions),
+                    sweep(sessions, db.clone(), clock.clone()),
                 )
             }
             Db::Postgres(pool, schema) => {
@@ -321,7 +322,7 @@ impl Lumen {
                 let sessions = HashedSessionIds::new(sessions, key.as_slice());
                 (
                     router(state, sessions.clone(), secure, bench),
-                    sweep(sessions),
+                    sweep(sessions, db.clone(), clock.clone()),
                 )
             }
         };
@@ -364,13 +365,18 @@ impl Lumen {
 }
 
 /// Deletes expired sessions every minute.
-fn sweep<S: ExpiredDeletion + 'static>(sessions: S) -> JoinHandle<()> {
+/// Every minute: deletes expired sessions, and forgets the sign-in attempts
+/// of addresses idle for a day.
+fn sweep<S: ExpiredDeletion + 'static>(sessions: S, db: Db, clock: AppClock) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             every.tick().await;
             if let Err(e) = sessions.delete_expired().await {
                 tracing::warn!(target: "lumen", error = %e, "could not delete expired sessions");
+            }
+            if let Err(e) = db.forget_idle_attempts(clock.now()).await {
+                tracing::warn!(target: "lumen", error = %e, "could not forget idle sign-in attempts");
             }
         }
     })

@@ -29,6 +29,10 @@ pub(crate) struct User {
     pub(crate) customer: Customer,
 }
 
+/// How long the attempts of an address are kept after its last one, in
+/// seconds.
+const IDLE_ATTEMPTS_KEPT: i64 = 24 * 60 * 60;
+
 /// What a sign-in attempt may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Attempt {
@@ -138,7 +142,8 @@ impl Db {
                     "CREATE TABLE IF NOT EXISTS {t}sign_in_throttle (
                         email TEXT PRIMARY KEY,
                         failures BIGINT NOT NULL,
-                        locked_until BIGINT NOT NULL)"
+                        locked_until BIGINT NOT NULL,
+                        last_attempt BIGINT NOT NULL)"
                 ),
             ] {
                 sqlx::query(&statement).execute(pool).await?;
@@ -276,15 +281,15 @@ impl Db {
         let lock = lock_schedule(&ThrottleConfig::default());
         let counted: Option<i64> = on!(self, |pool, t| {
             sqlx::query(&format!(
-                "INSERT INTO {t}sign_in_throttle (email, failures, locked_until)
-                 VALUES ($1, 0, 0) ON CONFLICT (email) DO NOTHING"
+                "INSERT INTO {t}sign_in_throttle (email, failures, locked_until, last_attempt)
+                 VALUES ($1, 0, 0, 0) ON CONFLICT (email) DO NOTHING"
             ))
             .bind(email)
             .execute(pool)
             .await?;
             sqlx::query_scalar(&format!(
                 "UPDATE {t}sign_in_throttle
-                 SET failures = failures + 1, locked_until = {lock}
+                 SET failures = failures + 1, locked_until = {lock}, last_attempt = $2
                  WHERE email = $1 AND locked_until <= $2
                  RETURNING failures"
             ))
@@ -306,6 +311,23 @@ impl Db {
         });
         let until = until.and_then(|u| u64::try_from(u).ok()).unwrap_or(0);
         Ok(Attempt::Locked { until })
+    }
+
+    /// Forgets the attempts of addresses tried last over a day ago whose
+    /// lock is over, so the table does not grow with every address ever
+    /// tried. Returns how many were forgotten.
+    pub(crate) async fn forget_idle_attempts(&self, now: u64) -> Result<u64, sqlx::Error> {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        on!(self, |pool, t| {
+            Ok(sqlx::query(&format!(
+                "DELETE FROM {t}sign_in_throttle WHERE last_attempt < $1 AND locked_until <= $2"
+            ))
+            .bind(now.saturating_sub(IDLE_ATTEMPTS_KEPT))
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected())
+        })
     }
 
     /// Forgives the attempts of a successful sign-in.
@@ -356,6 +378,21 @@ mod tests {
                 "lock of {lock} s"
             );
             now = until;
+        }
+        // Kept while locked or tried within a day; forgotten after.
+        assert_eq!(db.forget_idle_attempts(now + 3600).await.unwrap(), 0);
+        let last = now;
+        assert_eq!(
+            db.forget_idle_attempts(last + 24 * 3600 + 901)
+                .await
+                .unwrap(),
+            1
+        );
+        for _ in 0..4 {
+            assert_eq!(
+                db.sign_in_attempt("a@x.io", now).await.unwrap(),
+                Attempt::Go
+            );
         }
         // Another address is not affected; a success forgives.
         assert_eq!(

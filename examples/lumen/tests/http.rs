@@ -370,6 +370,34 @@ async fn simultaneous_wrong_passwords_cost_the_budget(backend: Backend) {
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Addresses no account can have are answered 4xx on both databases, never
+/// 5xx, and one an authenticator app cannot show is refused at
+/// registration, so a user who registered can always enrol.
+async fn odd_addresses_are_client_errors(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    let long = format!("{}@example.com", "a".repeat(9000));
+    for email in ["nul\0@example.com", long.as_str(), "colon:user@example.com"] {
+        let signed_in = client.sign_in(email, PASSWORD).await;
+        assert_eq!(
+            signed_in.status,
+            StatusCode::UNAUTHORIZED,
+            "sign-in {:.40}",
+            email
+        );
+        let registered = client.register(email, NORMAL, true).await;
+        assert_eq!(
+            registered.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "registration {:.40}",
+            email
+        );
+        assert!(registered.body.contains("Enter a valid email address"));
+    }
+}
+
 async fn forms_need_the_session_token(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
@@ -661,6 +689,7 @@ on_both_backends!(
     an_expired_qr_code_leads_to_a_new_one,
     a_database_copy_opens_no_session,
     simultaneous_wrong_passwords_cost_the_budget,
+    odd_addresses_are_client_errors,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

@@ -45,12 +45,27 @@ fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// The longest address SMTP allows (RFC 5321 §4.5.3.1.3).
+const MAX_EMAIL: usize = 254;
+
+/// An address Lumen can sign in and enrol: RFC 5322 (the `email_address`
+/// crate), at most 254 bytes, a dotted domain, nothing an authenticator
+/// app's account label cannot carry (no `:`, no quotes, no spaces or
+/// control characters).
 fn valid_email(email: &str) -> bool {
-    let mut parts = email.split('@');
-    matches!(
-        (parts.next(), parts.next(), parts.next()),
-        (Some(local), Some(domain), None) if !local.is_empty() && domain.contains('.')
-    ) && email.len() <= 254
+    plausible_email(email)
+        && email_address::EmailAddress::is_valid(email)
+        && email
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.contains([':', '"'])
+}
+
+/// Cheap checks every sign-in address passes before it reaches a query: a
+/// length and no control characters or spaces.
+fn plausible_email(email: &str) -> bool {
+    !email.is_empty()
+        && email.len() <= MAX_EMAIL
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
@@ -135,6 +150,13 @@ pub(super) async fn login(
     let email = normalize_email(&form.email);
     let now = app.now();
     let csrf = csrf_token(&session).await?;
+    // No account can have such an address: the generic answer, without a
+    // query (so no throttle row with an unbounded key).
+    if !plausible_email(&email) {
+        let text = "Email or password is incorrect.";
+        let page = pages::login(&form.email, Some(text), None, &csrf);
+        return Ok(with_status(StatusCode::UNAUTHORIZED, page));
+    }
     // Counted before the password is checked: simultaneous guesses cannot
     // outrun the lock.
     if let Attempt::Locked { until } = app.db.sign_in_attempt(&email, now).await? {
@@ -186,6 +208,7 @@ mod tests {
     fn emails_are_normalised_and_checked() {
         assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");
         assert!(valid_email("ada@example.com"));
+        let long = format!("{}@example.com", "a".repeat(250));
         for bad in [
             "",
             "ada",
@@ -194,6 +217,10 @@ mod tests {
             "a@b@example.com",
             "ada @example.com",
             "ada@localhost",
+            "colon:user@example.com",
+            "\"colon:user\"@example.com",
+            "nul\0@example.com",
+            long.as_str(),
         ] {
             assert!(!valid_email(bad), "{bad}");
         }
