@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::routing::{get, post};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use mfa_axum::{Assurance, Mfa, MfaLayer, SessionIdentity, routes};
+use mfa_axum::{Assurance, Mfa, MfaLayer, SessionIdentity, SessionLifetimeLayer, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
     AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaRecord, MfaService, Policy, Saved,
@@ -80,6 +80,12 @@ struct App {
 }
 
 fn app() -> App {
+    app_with(false)
+}
+
+/// The app, with `SessionLifetimeLayer` (30 minutes idle, 12 hours in all)
+/// when `lifetime` is set.
+fn app_with(lifetime: bool) -> App {
     let clock = ManualClock::new(1_700_000_000);
     let store = CountingStore::default();
     let sessions = CountingSessions::default();
@@ -103,8 +109,13 @@ fn app() -> App {
             }),
         )
         .nest("/api/mfa", routes(&mfa))
-        .with_state(mfa)
-        .layer(SessionManagerLayer::new(sessions.clone()).with_secure(false));
+        .with_state(mfa);
+    let router = if lifetime {
+        router.layer(SessionLifetimeLayer::new(clock.clone()))
+    } else {
+        router
+    };
+    let router = router.layer(SessionManagerLayer::new(sessions.clone()).with_secure(false));
     App {
         router,
         clock,
@@ -147,6 +158,11 @@ impl App {
             cookie,
             serde_json::from_slice(&bytes).unwrap_or_default(),
         )
+    }
+
+    /// The guarded page's status for a session.
+    async fn page(&self, cookie: &str) -> StatusCode {
+        self.send("GET", "/account", Some(cookie), None).await.0
     }
 
     fn reset(&self) {
@@ -224,4 +240,43 @@ async fn one_record_load_and_one_session_load_per_submitted_code() {
     let (status, _, body) = app.send("GET", "/account", Some(&raised), None).await;
     assert_eq!((status, body), (StatusCode::OK, serde_json::Value::Null));
     assert_eq!(app.counts(), (0, 1), "(MFA record loads, session loads)");
+}
+
+/// Sessions end after 30 idle minutes and after 12 hours in all; keeping
+/// one alive costs a session write a minute at most, not one a request.
+#[tokio::test]
+async fn sessions_end_when_idle_or_old_and_refresh_once_a_minute() {
+    let app = app_with(true);
+    let (_, cookie, _) = app.send("POST", "/login", None, None).await;
+    let cookie = cookie.unwrap();
+    // MFA off and optional: the password is enough.
+    assert_eq!(app.page(&cookie).await, StatusCode::OK);
+    // Ten requests within a minute: no write.
+    app.reset();
+    for _ in 0..10 {
+        app.clock.advance(5);
+        assert_eq!(app.page(&cookie).await, StatusCode::OK);
+    }
+    assert_eq!(app.session_writes.load(Ordering::SeqCst), 0);
+    // Used every 29 minutes, it lives on (one write each time)...
+    for _ in 0..3 {
+        app.clock.advance(29 * 60);
+        app.reset();
+        assert_eq!(app.page(&cookie).await, StatusCode::OK);
+        assert_eq!(app.session_writes.load(Ordering::SeqCst), 1);
+    }
+    // ...idle for 31, it is gone.
+    app.clock.advance(31 * 60);
+    assert_eq!(app.page(&cookie).await, StatusCode::UNAUTHORIZED);
+
+    // Kept busy, it still ends after 12 hours.
+    let (_, cookie, _) = app.send("POST", "/login", None, None).await;
+    let cookie = cookie.unwrap();
+    assert_eq!(app.page(&cookie).await, StatusCode::OK);
+    for _ in 0..(12 * 60 / 20) {
+        app.clock.advance(20 * 60);
+        assert_eq!(app.page(&cookie).await, StatusCode::OK);
+    }
+    app.clock.advance(20 * 60);
+    assert_eq!(app.page(&cookie).await, StatusCode::UNAUTHORIZED);
 }

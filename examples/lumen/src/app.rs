@@ -309,7 +309,7 @@ impl Lumen {
                 sessions.migrate().await?;
                 let sessions = HashedSessionIds::new(sessions, key.as_slice());
                 (
-                    router(state, sessions.clone(), secure, bench),
+                    router(state, sessions.clone(), clock.clone(), secure, bench),
                     sweep(sessions, db.clone(), clock.clone()),
                 )
             }
@@ -321,7 +321,7 @@ impl Lumen {
                 sessions.migrate().await?;
                 let sessions = HashedSessionIds::new(sessions, key.as_slice());
                 (
-                    router(state, sessions.clone(), secure, bench),
+                    router(state, sessions.clone(), clock.clone(), secure, bench),
                     sweep(sessions, db.clone(), clock.clone()),
                 )
             }

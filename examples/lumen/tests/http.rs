@@ -398,6 +398,21 @@ async fn odd_addresses_are_client_errors(backend: Backend) {
     }
 }
 
+/// After 30 idle minutes the session is over, MFA and all: the next page
+/// asks to sign in again.
+async fn idle_sessions_end_after_30_minutes(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let (mut client, _, _) = enrolled(&test, "ada@example.com").await;
+    test.clock.advance(29 * 60);
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    test.clock.advance(29 * 60);
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    test.clock.advance(31 * 60);
+    assert_eq!(client.get("/account").await.location(), Some("/login"));
+}
+
 async fn forms_need_the_session_token(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
@@ -690,6 +705,7 @@ on_both_backends!(
     a_database_copy_opens_no_session,
     simultaneous_wrong_passwords_cost_the_budget,
     odd_addresses_are_client_errors,
+    idle_sessions_end_after_30_minutes,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

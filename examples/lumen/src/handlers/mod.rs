@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use http::StatusCode;
 use maud::Markup;
-use mfa_axum::{CodeKind, Mfa, MfaLayer, refusal_status};
+use mfa_axum::{CodeKind, Mfa, MfaLayer, SessionLifetimeLayer, refusal_status};
 use mfa_flow::Outcome;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -35,6 +35,7 @@ use tower_sessions::cookie::time::Duration;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 use crate::db::Db;
+use crate::flow::AppClock;
 use crate::pages;
 use crate::security::{Broken, Hashing, csrf_matches};
 
@@ -197,6 +198,7 @@ pub const SESSION_COOKIE: &str = "lumen_session";
 pub(crate) fn router<S: SessionStore + Clone>(
     app: AppState,
     sessions: S,
+    clock: AppClock,
     secure: bool,
     bench: bool,
 ) -> Router {
@@ -243,6 +245,8 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .with_state(app)
         .fallback(web::not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
+        // 30 minutes idle, 12 hours in all (NIST SP 800-63B at AAL2).
+        .layer(SessionLifetimeLayer::new(clock))
         .layer(session_layer)
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(web::error_pages))
