@@ -13,7 +13,7 @@ use tower_sessions::session_store::{Result, SessionStore};
 use zeroize::Zeroizing;
 
 /// Wraps any `tower_sessions::SessionStore` so that the cookie's session id
-/// appears nowhere at rest: each record is stored under
+/// appears nowhere at rest, and a cycled id stays dead: each record is stored under
 /// `HMAC-SHA-256(key, id)` (truncated to the 128 bits of an id), and the id
 /// inside the stored record is that hash too. Whoever reads the store (a
 /// backup, a copy of the database file, a read-only SQL account) learns no
@@ -98,8 +98,16 @@ impl<S: SessionStore + Clone> SessionStore for HashedSessionIds<S> {
         }
     }
 
+    /// Saves a record that is still stored, and only such a record: a
+    /// request that loaded a session before another request cycled its id
+    /// (a sign-in, an MFA check) must not save the old id back to life.
     async fn save(&self, record: &Record) -> Result<()> {
-        self.inner.save(&self.stored(record)).await
+        let stored = self.stored(record);
+        if self.inner.load(&stored.id).await?.is_none() {
+            tracing::debug!(target: "mfa_axum", "not saving a session whose id was cycled or that expired");
+            return Ok(());
+        }
+        self.inner.save(&stored).await
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -174,6 +182,18 @@ mod tests {
         hashed.delete(&id).await.unwrap();
         assert!(hashed.load(&id).await.unwrap().is_none());
         assert!(inner.load(&stored.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_record_is_not_saved_back() {
+        let hashed = HashedSessionIds::new(MemoryStore::default(), &[1; 32]);
+        let mut r = record();
+        hashed.create(&mut r).await.unwrap();
+        // Another request cycles the id (deletes the record); this one
+        // still holds the old copy and saves it.
+        hashed.delete(&r.id).await.unwrap();
+        hashed.save(&r).await.unwrap();
+        assert!(hashed.load(&r.id).await.unwrap().is_none());
     }
 
     #[test]
