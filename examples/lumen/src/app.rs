@@ -11,8 +11,14 @@ use mfa_flow::{AppKey, Clock, Keyring, MfaConfig, MfaService};
 use mfa_store_sqlx::sqlx::postgres::PgPoolOptions;
 use mfa_store_sqlx::sqlx::sqlite::SqlitePoolOptions;
 use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower_http::timeout::TimeoutLayer;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as SqliteSessions};
 use zeroize::Zeroizing;
@@ -349,22 +355,83 @@ impl Lumen {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
         let addr = listener.local_addr().map_err(bind)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = self.router;
+        let limits = Limits::from(&self.config);
+        let router = self.router.layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            limits.request,
+        ));
         let sweeper = self.sweeper;
         let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            accept(listener, router, limits, stopped).await;
             sweeper.abort();
-            result
+            Ok(())
         });
         Ok(Running { addr, stop, task })
     }
 }
 
-/// Deletes expired sessions every minute.
+/// What a connection may take.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    headers: Duration,
+    request: Duration,
+    connections: usize,
+}
+
+impl From<&Config> for Limits {
+    fn from(config: &Config) -> Self {
+        Self {
+            headers: Duration::from_secs(config.header_timeout.max(1)),
+            request: Duration::from_secs(config.request_timeout.max(1)),
+            connections: config.max_connections.max(1),
+        }
+    }
+}
+
+/// Accepts connections until `stopped`, at most `limits.connections` at
+/// once, each with a deadline for its request headers (which also closes
+/// idle keep-alive connections); then lets the open ones finish.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = &mut stopped => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(target: "lumen", error = %e, "could not accept a connection");
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.headers)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
 /// Every minute: deletes expired sessions, and forgets the sign-in attempts
 /// of addresses idle for a day.
 fn sweep<S: ExpiredDeletion + 'static>(sessions: S, db: Db, clock: AppClock) -> JoinHandle<()> {

@@ -37,6 +37,13 @@ pub struct Config {
     /// the machine's cores. Four times as many wait; beyond that a sign-in
     /// or registration is answered `503` with `Retry-After` at once.
     pub hash_workers: usize,
+    /// Seconds a connection has to send a request's headers, also how long
+    /// an idle keep-alive connection stays open (default 10).
+    pub header_timeout: u64,
+    /// Seconds a request has, body included, before a `408` (default 30).
+    pub request_timeout: u64,
+    /// Connections served at once; more wait to be accepted (default 1024).
+    pub max_connections: usize,
     /// Mounts `/bench/guarded` and `/bench/unguarded`: the account page with
     /// and without the MFA guard, for the load test. Loopback addresses
     /// only.
@@ -52,6 +59,9 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("bench_routes", &self.bench_routes)
             .field("hash_workers", &self.hash_workers)
+            .field("header_timeout", &self.header_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
             .field(
                 "sealing_key",
                 &self.sealing_key.as_ref().map(|_| "<redacted>"),
@@ -118,6 +128,9 @@ impl Config {
             secure_cookies: false,
             sealing_key: None,
             hash_workers: std::thread::available_parallelism().map_or(2, usize::from),
+            header_timeout: 10,
+            request_timeout: 30,
+            max_connections: 1024,
             bench_routes: false,
         }
     }

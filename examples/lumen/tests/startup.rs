@@ -192,3 +192,77 @@ async fn a_restart_keeps_people_signed_in_on_sqlite() {
 async fn a_restart_keeps_people_signed_in_on_postgres() {
     a_restart_keeps_people_signed_in(Backend::Postgres).await;
 }
+
+/// Slow clients are cut off: headers not sent within the header timeout
+/// close the connection, a body not sent within the request timeout is a
+/// 408, and an idle keep-alive connection is closed.
+#[tokio::test]
+async fn slow_and_idle_connections_are_cut_off() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+    use tokio::time::{Duration, timeout};
+
+    let Some(test) = app(Backend::Sqlite).await else {
+        return;
+    };
+    let mut config = test.config.clone();
+    config.header_timeout = 1;
+    config.request_timeout = 1;
+    let lumen = lumen::Lumen::new(config, Arc::new(test.clock.clone()))
+        .await
+        .unwrap();
+    let running = lumen.serve().await.unwrap();
+    let addr = running.addr;
+    // Everything the server sends on `stream` until it closes it, or None
+    // if it keeps it open for 5 s.
+    async fn until_closed(stream: &mut TcpStream) -> Option<String> {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match timeout(Duration::from_secs(5), stream.read(&mut buffer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&seen).into_owned()),
+                Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    // Half the headers, then nothing.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /login HTTP/1.1\r\nHost: lumen\r\n")
+        .await
+        .unwrap();
+    assert!(
+        until_closed(&mut slow).await.is_some(),
+        "slow headers kept open"
+    );
+
+    // The headers of a form, a tenth of its body, then nothing.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(
+        b"POST /login HTTP/1.1\r\nHost: lumen\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=a%40",
+    )
+    .await
+    .unwrap();
+    let answer = until_closed(&mut slow).await;
+    assert!(
+        answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 408")),
+        "slow body: {answer:?}"
+    );
+
+    // One request, then an idle keep-alive connection.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /login HTTP/1.1\r\nHost: lumen\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = until_closed(&mut idle).await;
+    assert!(
+        answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 200")),
+        "idle keep-alive: {answer:?}"
+    );
+    running.stop().await.unwrap();
+}
