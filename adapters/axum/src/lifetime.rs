@@ -151,14 +151,17 @@ fn parse(text: &str) -> Option<(u64, u64)> {
 }
 
 async fn apply(layer: &SessionLifetimeLayer, session: &Session) {
-    if session.is_empty().await {
-        return;
-    }
     let times = match session.get::<String>(LIFETIME_KEY).await {
         Ok(text) => text.as_deref().and_then(parse),
         // The session layer answers store failures itself.
         Err(_) => return,
     };
+    // Nothing stored (an anonymous visitor, or a cookie whose session is
+    // gone or was never there): nothing to time, and nothing to store. The
+    // id is known once the record is loaded.
+    if session.id().is_none() {
+        return;
+    }
     let result = match verdict(layer, times, layer.clock.now()) {
         Verdict::Keep => Ok(()),
         Verdict::Stamp(created, touched) => {

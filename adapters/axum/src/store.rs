@@ -83,7 +83,11 @@ impl<S> HashedSessionIds<S> {
 #[async_trait]
 impl<S: SessionStore + Clone> SessionStore for HashedSessionIds<S> {
     async fn create(&self, record: &mut Record) -> Result<()> {
-        loop {
+        // Always a fresh id: tower-sessions keeps a flushed session's old
+        // id in the record, and a session created again must not come back
+        // under it.
+        record.id = Id::default();
+        for _ in 0..8 {
             let mut stored = self.stored(record);
             let chosen = stored.id;
             self.inner.create(&mut stored).await?;
@@ -96,6 +100,9 @@ impl<S: SessionStore + Clone> SessionStore for HashedSessionIds<S> {
             self.inner.delete(&stored.id).await?;
             record.id = Id::default();
         }
+        Err(tower_sessions::session_store::Error::Backend(
+            "the session store keeps choosing ids of its own".to_owned(),
+        ))
     }
 
     /// Saves a record that is still stored, and only such a record: a
@@ -182,6 +189,17 @@ mod tests {
         hashed.delete(&id).await.unwrap();
         assert!(hashed.load(&id).await.unwrap().is_none());
         assert!(inner.load(&stored.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_created_record_never_keeps_the_id_it_came_with() {
+        let inner = MemoryStore::default();
+        let hashed = HashedSessionIds::new(inner, &[1; 32]);
+        let mut r = record();
+        let old = r.id;
+        hashed.create(&mut r).await.unwrap();
+        assert_ne!(r.id, old);
+        assert!(hashed.load(&old).await.unwrap().is_none());
     }
 
     #[tokio::test]

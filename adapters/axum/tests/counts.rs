@@ -247,6 +247,13 @@ async fn one_record_load_and_one_session_load_per_submitted_code() {
 #[tokio::test]
 async fn sessions_end_when_idle_or_old_and_refresh_once_a_minute() {
     let app = app_with(true);
+    // A made-up cookie stores nothing.
+    app.reset();
+    assert_eq!(
+        app.page("id=AAAAAAAAAAAAAAAAAAAAAA").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.session_writes.load(Ordering::SeqCst), 0);
     let (_, cookie, _) = app.send("POST", "/login", None, None).await;
     let cookie = cookie.unwrap();
     // MFA off and optional: the password is enough.
