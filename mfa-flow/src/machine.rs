@@ -234,8 +234,7 @@ impl Machine {
             Credential::Totp(code) => {
                 // Locks stop TOTP guesses only: a recovery code (117 bits)
                 // cannot be guessed, so its owner may use it during a lock
-                // raised by someone else's wrong codes; its failures still
-                // count toward the hard lock.
+                // raised by someone else's wrong codes.
                 if let Some(locked) = Self::locked(&record.throttle, now) {
                     return Ok(Err(locked));
                 }
@@ -289,6 +288,17 @@ impl Machine {
                             // A recovery code lifts every lock, hard or timed.
                             next.throttle = Throttle::default();
                             return Ok(Ok((Passed::Recovery { remaining }, next)));
+                        }
+                        // During a lock a wrong recovery code is refused
+                        // but not counted: counting it would let whoever
+                        // has the password drive TOTP to its hard lock in
+                        // seconds, and 117 bits need no budget.
+                        _ if Self::locked(&record.throttle, now).is_some() => {
+                            return Ok(Err(Refused {
+                                write: None,
+                                refusal: Refusal::Invalid,
+                                event: "invalid_recovery_code_during_lock",
+                            }));
                         }
                         _ => Refusal::Invalid,
                     }

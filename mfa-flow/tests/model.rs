@@ -97,13 +97,15 @@ impl Model {
     }
 
     /// Recovery codes are checked during locks too (they cannot be
-    /// guessed); a wrong one still counts.
+    /// guessed); a wrong one counts only outside a lock.
     fn recovery(&mut self, now: u64, i: usize) -> (Expect, bool) {
         if i < 10 && !self.used_recovery[i] {
             self.used_recovery[i] = true;
             self.reset();
             let left = self.used_recovery.iter().filter(|u| !**u).count();
             (Expect::Recovery(left), true)
+        } else if self.locked(now).is_some() {
+            (Expect::Invalid, false)
         } else {
             self.fail(now, Expect::Invalid)
         }
