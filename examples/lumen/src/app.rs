@@ -190,13 +190,17 @@ fn sealing_key(config: &Config, known: bool) -> Result<Zeroizing<[u8; 32]>, Star
 
 /// The application key, checked against the check value the database
 /// recorded at its first start (recorded now if this is it): a start with
-/// another key, or none where the database knows one, refuses.
+/// another key, or none where the database knows one (a recorded check, or
+/// MFA records from before checks were recorded), refuses. The keyring also
+/// holds the same key under id 1, the id records were sealed under before
+/// ids were derived from the key, so those still open (and are re-sealed).
 async fn checked_key(
     config: &Config,
     db: &Db,
-) -> Result<(Zeroizing<[u8; 32]>, AppKey), StartError> {
+) -> Result<(Zeroizing<[u8; 32]>, Keyring), StartError> {
     let recorded = db.key_check().await?;
-    let key = sealing_key(config, recorded.is_some())?;
+    let known = recorded.is_some() || db.has_mfa_records().await?;
+    let key = sealing_key(config, known)?;
     let app_key = AppKey::from_bytes_with_derived_id(key.as_slice())?;
     let check = app_key.check().to_hex();
     let recorded = match recorded {
@@ -207,7 +211,12 @@ async fn checked_key(
     if recorded != check {
         return Err(StartError::KeyMismatch);
     }
-    Ok((key, app_key))
+    let derived_id = app_key.id();
+    let mut keyring = Keyring::new(app_key);
+    if derived_id != 1 {
+        keyring = keyring.with_previous(AppKey::from_bytes(1, key.as_slice())?)?;
+    }
+    Ok((key, keyring))
 }
 
 /// Creates the SQLite database file readable and writable by its owner
@@ -287,12 +296,12 @@ impl Lumen {
                 (db, LumenStore::Postgres(store))
             }
         };
-        let (key, app_key) = checked_key(&config, &db).await?;
+        let (key, keyring) = checked_key(&config, &db).await?;
         let clock = AppClock(clock);
         let service = MfaService::new(
             store,
             clock.clone(),
-            Keyring::new(app_key),
+            keyring,
             MfaConfig::new(issuer).with_enrollment_ttl(config.enrollment_ttl),
         );
         let policy = CustomerPolicy { db: db.clone() };
@@ -370,6 +379,9 @@ impl Lumen {
     }
 }
 
+/// The longest a connection is served.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
+
 /// What a connection may take.
 #[derive(Clone, Copy, Debug)]
 struct Limits {
@@ -411,7 +423,9 @@ async fn accept(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
                     tracing::warn!(target: "lumen", error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
@@ -423,8 +437,11 @@ async fn accept(
             .header_read_timeout(limits.headers)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        // However it behaves (a client that never reads its answers
+        // stalls hyper's writes, which no read timeout sees), a connection
+        // lasts ten minutes at most.
         tokio::spawn(async move {
-            let _ = connection.await;
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
             drop(permit);
         });
     }

@@ -247,6 +247,18 @@ impl Db {
         })
     }
 
+    /// Whether any MFA record is stored (sealed under some key).
+    pub(crate) async fn has_mfa_records(&self) -> Result<bool, sqlx::Error> {
+        let found: i64 = on!(self, |pool, t| {
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {t}mfa_records LIMIT 1) AS any_record"
+            ))
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(found > 0)
+    }
+
     /// Records the sealing key's check value unless one is recorded, and
     /// returns the one recorded (the first instance to start wins).
     pub(crate) async fn record_key_check(&self, value: &str) -> Result<String, sqlx::Error> {

@@ -109,7 +109,9 @@ impl Hashing {
                             Err(_) => None,
                         };
                         let Some(job) = job else { break };
-                        job();
+                        // A job that panics loses its answer (its caller
+                        // gets an error), not the worker.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                     }
                 });
             if let Err(e) = spawned {
@@ -119,24 +121,53 @@ impl Hashing {
         Self { jobs }
     }
 
+    /// A place in the queue, taken before the work is known: a sign-in
+    /// takes one before it counts the attempt, so a full queue costs no
+    /// attempt.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused::Busy`] at once when every worker is busy and the queue is
+    /// full.
+    pub(crate) fn reserve(&self) -> Result<Slot<'_>, Refused> {
+        match self.jobs.try_reserve() {
+            Ok(permit) => Ok(Slot { permit }),
+            Err(mpsc::error::TrySendError::Full(())) => Err(Refused::Busy(Busy)),
+            Err(mpsc::error::TrySendError::Closed(())) => Err(Refused::Broken(Broken::Hash)),
+        }
+    }
+
     /// Runs `work` (a password hash or check) on a hashing thread; waits in
     /// the queue if it has room.
     ///
     /// # Errors
     ///
-    /// [`Busy`] at once when every worker is busy and the queue is full.
+    /// [`Refused::Busy`] at once when every worker is busy and the queue is
+    /// full.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Refused> {
+        self.reserve()?.run(work).await
+    }
+}
+
+/// A reserved place in the hashing queue.
+#[derive(Debug)]
+pub(crate) struct Slot<'a> {
+    permit: mpsc::Permit<'a, Job>,
+}
+
+impl Slot<'_> {
+    /// Runs `work` on a hashing thread, in the place reserved.
+    pub(crate) async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refused> {
         let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move || {
+        self.permit.send(Box::new(move || {
             let _ = done.send(work());
-        });
-        self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Refused::Busy(Busy),
-            mpsc::error::TrySendError::Closed(_) => Refused::Broken(Broken::Hash),
-        })?;
+        }));
         result.await.map_err(|_| Refused::Broken(Broken::Hash))
     }
 }

@@ -361,7 +361,12 @@ async fn simultaneous_wrong_passwords_cost_the_budget(backend: Backend) {
         .iter()
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
-    assert_eq!(checked + refused, 60, "{statuses:?}");
+    // Beyond the hashing queue a prompt 503, which costs no attempt.
+    let busy = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert_eq!(checked + refused + busy, 60, "{statuses:?}");
     assert!(
         checked <= 5,
         "{checked} of 60 simultaneous guesses were checked"

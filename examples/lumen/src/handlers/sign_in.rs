@@ -157,8 +157,10 @@ pub(super) async fn login(
         let page = pages::login(&form.email, Some(text), None, &csrf);
         return Ok(with_status(StatusCode::UNAUTHORIZED, page));
     }
-    // Counted before the password is checked: simultaneous guesses cannot
-    // outrun the lock.
+    // A place to check the password first (a full queue is a 503 that costs
+    // no attempt), then the attempt counted before the password is
+    // checked: simultaneous guesses cannot outrun the lock.
+    let slot = app.hashing.reserve()?;
     if let Attempt::Locked { until } = app.db.sign_in_attempt(&email, now).await? {
         let text = format!(
             "Too many failed sign-ins. Try again in {}.",
@@ -172,8 +174,7 @@ pub(super) async fn login(
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
     let password = form.password.clone();
-    let matches = app
-        .hashing
+    let matches = slot
         .run(move || password_matches(&password, &stored))
         .await?;
     let Some(user) = user.filter(|_| matches) else {
