@@ -13,11 +13,13 @@ use mfa_store_sqlx::sqlx::sqlite::SqlitePoolOptions;
 use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as SqliteSessions};
@@ -419,9 +421,9 @@ async fn accept(
             },
             _ = &mut stopped => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
                     tracing::warn!(target: "lumen", error = %e, "could not accept a connection");
@@ -431,7 +433,13 @@ async fn accept(
             },
             _ = &mut stopped => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        // The client's address, for the audit log.
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.headers)

@@ -266,3 +266,26 @@ async fn slow_and_idle_connections_are_cut_off() {
     );
     running.stop().await.unwrap();
 }
+
+/// Sign-in failures and successes are audited with the client's address and
+/// user agent, never the password.
+#[test]
+fn sign_ins_are_audited_with_address_and_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], &[("RUST_LOG", "lumen=info")]);
+    let mut cookie = None;
+    let answer = server.sign_in(&mut cookie, "nobody@example.com", "a secret guess");
+    assert_eq!(answer.status, 401);
+    let log = server.stop();
+    let line = log
+        .lines()
+        .find(|l| l.contains("lumen::audit") && l.contains("sign_in_failed"))
+        .unwrap_or_else(|| panic!("no audit event in {log}"));
+    assert!(line.contains("nobody@example.com"), "{line}");
+    assert!(line.contains("127.0.0.1"), "{line}");
+    assert!(line.contains("lumen-test-agent"), "{line}");
+    assert!(
+        !log.contains("a secret guess"),
+        "the password is never logged"
+    );
+}

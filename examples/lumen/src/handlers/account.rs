@@ -7,7 +7,10 @@ use http::StatusCode;
 use mfa_axum::{CodeKind, Error, MfaSession};
 use mfa_flow::Outcome;
 
-use super::{AppState, Checked, CodeForm, Csrf, Notice, Page, mfa_broken, refusal, with_status};
+use super::{
+    AUDIT, AppState, Checked, Client, CodeForm, Csrf, Notice, Page, mfa_broken, refusal,
+    with_status,
+};
 use crate::pages::{self, Account, Tab};
 use crate::security::csrf_token;
 
@@ -55,19 +58,22 @@ pub(super) async fn authentication(
     account_page(&app, &mfa, Tab::Authentication, message, StatusCode::OK).await
 }
 
-pub(super) async fn enable(mfa: MfaSession, Checked(_): Checked<Csrf>) -> Page {
+pub(super) async fn enable(mfa: MfaSession, client: Client, Checked(_): Checked<Csrf>) -> Page {
     mfa.opt_in().await.map_err(mfa_broken)?;
+    audit("mfa_opted_in", &mfa, &client);
     Ok(Redirect::to("/mfa/enroll").into_response())
 }
 
 pub(super) async fn disable(
     State(app): State<AppState>,
     mfa: MfaSession,
+    client: Client,
     Checked(form): Checked<CodeForm>,
 ) -> Page {
     let tab = Tab::Authentication;
     match mfa.disable(&form.code).await {
         Ok(Outcome::Accepted(())) => {
+            audit("mfa_turned_off", &mfa, &client);
             Ok(Redirect::to("/account/authentication?notice=mfa-off").into_response())
         }
         Ok(refused) => {
@@ -87,10 +93,12 @@ pub(super) async fn disable(
 pub(super) async fn regenerate(
     State(app): State<AppState>,
     mfa: MfaSession,
+    client: Client,
     Checked(form): Checked<CodeForm>,
 ) -> Page {
     match mfa.regenerate_recovery_codes(&form.code).await {
         Ok(Outcome::Accepted(codes)) => {
+            audit("recovery_codes_regenerated", &mfa, &client);
             let csrf = csrf_token(mfa.session()).await?;
             let codes: Vec<&str> = codes.expose().collect();
             Ok(pages::recovery_codes(&codes, "Your new recovery codes", &csrf).into_response())
@@ -105,4 +113,12 @@ pub(super) async fn regenerate(
         Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }
+}
+
+/// A factor change, with who asked from where.
+fn audit(event: &'static str, mfa: &MfaSession, client: &Client) {
+    tracing::info!(
+        target: AUDIT, event, user = %mfa.user(),
+        address = %client.address, agent = ?client.agent,
+    );
 }

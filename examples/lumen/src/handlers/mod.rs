@@ -18,12 +18,15 @@ mod web;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request,
+};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use http::StatusCode;
+use http::request::Parts;
 use maud::Markup;
 use mfa_axum::{CodeKind, Mfa, MfaLayer, SessionLifetimeLayer, refusal_status};
 use mfa_flow::Outcome;
@@ -92,6 +95,37 @@ fn mfa_broken<E: std::error::Error + Send + Sync + 'static>(e: E) -> Problem {
 }
 
 type Page = Result<Response, Problem>;
+
+/// Who sent a request, for the audit log: the peer address (behind a
+/// reverse proxy, the proxy's) and the user agent, at most 200 characters.
+pub(crate) struct Client {
+    pub(crate) address: String,
+    pub(crate) agent: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        let agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        Ok(Self { address, agent })
+    }
+}
+
+/// The audit target of the app's own events (the flow's are on
+/// `mfa_flow::audit`); never a password or a code.
+pub(crate) const AUDIT: &str = "lumen::audit";
 
 /// A form that carries the session's CSRF token.
 trait Protected: DeserializeOwned {

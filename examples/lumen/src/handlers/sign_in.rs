@@ -6,7 +6,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{AppState, Checked, Csrf, Notice, Page, mfa_broken, with_status};
+use super::{AUDIT, AppState, Checked, Client, Csrf, Notice, Page, mfa_broken, with_status};
 use mfa_axum::UserId;
 
 use crate::db::{Attempt, User};
@@ -145,6 +145,7 @@ pub(super) async fn login_form(session: Session, Query(notice): Query<Notice>) -
 pub(super) async fn login(
     State(app): State<AppState>,
     session: Session,
+    client: Client,
     Checked(form): Checked<LoginForm>,
 ) -> Page {
     let email = normalize_email(&form.email);
@@ -162,6 +163,10 @@ pub(super) async fn login(
     // checked: simultaneous guesses cannot outrun the lock.
     let slot = app.hashing.reserve()?;
     if let Attempt::Locked { until } = app.db.sign_in_attempt(&email, now).await? {
+        tracing::info!(
+            target: AUDIT, event = "sign_in_locked", email, until,
+            address = %client.address, agent = ?client.agent,
+        );
         let text = format!(
             "Too many failed sign-ins. Try again in {}.",
             pages::time_left(until.saturating_sub(now))
@@ -178,11 +183,19 @@ pub(super) async fn login(
         .run(move || password_matches(&password, &stored))
         .await?;
     let Some(user) = user.filter(|_| matches) else {
+        tracing::info!(
+            target: AUDIT, event = "sign_in_failed", email,
+            address = %client.address, agent = ?client.agent,
+        );
         let text = "Email or password is incorrect.";
         let page = pages::login(&form.email, Some(text), None, &csrf);
         return Ok(with_status(StatusCode::UNAUTHORIZED, page));
     };
     app.db.sign_in_succeeded(&email).await?;
+    tracing::info!(
+        target: AUDIT, event = "signed_in", user = %user.id,
+        address = %client.address, agent = ?client.agent,
+    );
     // Lumen's own sign-in: a new session id (against fixation) holding the
     // user. mfa-axum reads it from there; there is nothing else to call.
     session.cycle_id().await.map_err(Broken::Session)?;

@@ -78,7 +78,7 @@ impl Server {
         }
         let (content_type, text) = body.unwrap_or(("text/plain", ""));
         head.push_str(&format!(
-            "Content-Type: {content_type}\r\nAccept: application/json, text/html\r\nContent-Length: {}\r\n\r\n{text}",
+            "Content-Type: {content_type}\r\nAccept: application/json, text/html\r\nUser-Agent: lumen-test-agent\r\nContent-Length: {}\r\n\r\n{text}",
             text.len()
         ));
         stream.write_all(head.as_bytes()).unwrap();
