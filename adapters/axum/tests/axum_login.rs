@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum_login::{AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend};
 use mfa_axum::tower_sessions::{MemoryStore as Sessions, SessionManagerLayer};
 use mfa_axum::{AuthSessionIdentity, Mfa, MfaLayer, UserId, UserPolicy, routes};
-use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
+use mfa_flow::totp_core::Totp;
 use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy};
 use serde_json::json;
 
@@ -165,29 +165,9 @@ fn assert_see_other(answer: &Answer, location: &str) {
 }
 
 /// Enrols the signed-in user through the JSON API (which raises the session
-/// to level 2); returns their authenticator app. The clock moves on a step,
-/// so the next code is a new one.
+/// to level 2); returns their authenticator app.
 async fn enrol(client: &mut Client, clock: &ManualClock) -> Totp {
-    let started = client.post_json("/api/mfa/enrollment", json!({})).await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    let app = Totp::new(
-        TotpConfig::default(),
-        &Secret::from_base32(started.body["secret"].as_str().unwrap()).unwrap(),
-    );
-    let code = app.generate(clock.now()).unwrap();
-    let confirmed = client
-        .post_json(
-            "/api/mfa/enrollment/confirm",
-            json!({ "code": code.as_str() }),
-        )
-        .await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    assert_eq!(
-        confirmed.body["recovery_codes"].as_array().unwrap().len(),
-        10
-    );
-    clock.advance(30);
-    app
+    client.enrol("/api/mfa", clock).await.0
 }
 
 #[tokio::test]

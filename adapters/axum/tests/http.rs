@@ -120,39 +120,7 @@ fn app_with(
 
 /// Enrols the signed-in user through the API; returns the app and the codes.
 async fn enrol(client: &mut Client, clock: &ManualClock) -> (Totp, Vec<String>) {
-    let started = client.post_json("/mfa/api/enrollment", json!({})).await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    for field in [
-        "otpauth_uri",
-        "secret",
-        "qr_svg",
-        "expires_at",
-        "expires_in",
-    ] {
-        assert!(!started.body[field].is_null(), "{field}");
-    }
-    assert_eq!(started.body["expires_in"], 180);
-    let app = Totp::new(
-        TotpConfig::default(),
-        &Secret::from_base32(started.body["secret"].as_str().unwrap()).unwrap(),
-    );
-    let code = app.generate(clock.now()).unwrap();
-    let confirmed = client
-        .post_json(
-            "/mfa/api/enrollment/confirm",
-            json!({ "code": code.as_str() }),
-        )
-        .await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    let codes: Vec<String> = confirmed.body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(codes.len(), 10);
-    clock.advance(30);
-    (app, codes)
+    client.enrol("/mfa/api", clock).await
 }
 
 #[tokio::test]

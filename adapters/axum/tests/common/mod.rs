@@ -5,7 +5,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use mfa_flow::ManualClock;
+use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// A browser (or API client): keeps the session cookie.
@@ -96,5 +98,47 @@ impl Client {
             .send(Request::post("/login"), Body::from(name.to_owned()))
             .await;
         assert_eq!(a.status, StatusCode::OK, "sign-in of {name}");
+    }
+
+    /// Enrols the signed-in user through the JSON API nested at `api`
+    /// (which raises the session to level 2); returns the authenticator app
+    /// and the recovery codes. The clock moves on a step, so the next code
+    /// is a new one.
+    pub(crate) async fn enrol(&mut self, api: &str, clock: &ManualClock) -> (Totp, Vec<String>) {
+        let started = self
+            .post_json(&format!("{api}/enrollment"), json!({}))
+            .await;
+        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+        for field in [
+            "otpauth_uri",
+            "secret",
+            "qr_svg",
+            "expires_at",
+            "expires_in",
+        ] {
+            assert!(!started.body[field].is_null(), "{field}");
+        }
+        assert_eq!(started.body["expires_in"], 180);
+        let app = Totp::new(
+            TotpConfig::default(),
+            &Secret::from_base32(started.body["secret"].as_str().unwrap()).unwrap(),
+        );
+        let code = app.generate(clock.now()).unwrap();
+        let confirmed = self
+            .post_json(
+                &format!("{api}/enrollment/confirm"),
+                json!({ "code": code.as_str() }),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+        let codes: Vec<String> = confirmed.body["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(codes.len(), 10);
+        clock.advance(30);
+        (app, codes)
     }
 }
