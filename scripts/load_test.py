@@ -60,28 +60,35 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Browser:
-    """Keeps one session cookie; never follows redirects."""
+    """Keeps its cookies; never follows redirects."""
 
     def __init__(self, base):
         self.base = base
-        self.cookie = None
+        self.cookies = {}
         self.opener = urllib.request.build_opener(NoRedirect)
+
+    @property
+    def cookie(self):
+        """The session cookie's value."""
+        return self.cookies.get(COOKIE)
 
     def send(self, method, path, body=None, content_type=None):
         request = urllib.request.Request(self.base + path, data=body, method=method)
         request.add_header("Accept", "application/json" if content_type == "application/json" else "text/html")
         if content_type:
             request.add_header("Content-Type", content_type)
-        if self.cookie:
-            request.add_header("Cookie", f"{COOKIE}={self.cookie}")
+        if self.cookies:
+            request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         try:
             response = self.opener.open(request)
         except urllib.error.HTTPError as error:
             response = error
         for header in response.headers.get_all("Set-Cookie") or []:
-            pair = header.split(";")[0]
-            if pair.startswith(COOKIE + "="):
-                self.cookie = None if "Max-Age=0" in header else pair.split("=", 1)[1]
+            name, value = header.split(";")[0].split("=", 1)
+            if "Max-Age=0" in header:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
         return response.status, response.read().decode()
 
     def csrf(self, path):
@@ -208,7 +215,7 @@ def main():
     log_path = os.path.join(work, "lumen.log")
     env = dict(os.environ, LUMEN_SEALING_KEY=os.urandom(32).hex(), RUST_LOG="lumen=warn,mfa_axum=warn,mfa_flow::audit=info")
     with open(log_path, "w") as log:
-        server = subprocess.Popen([binary, "--addr", f"127.0.0.1:{port}", "--bench-routes", *database], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+        server = subprocess.Popen([binary, "--addr", f"127.0.0.1:{port}", "--bench-routes", "--rate-limit", "0", *database], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     server.stdout.readline()
     failures = []
     figures = {"database": args.database, "duration_s": args.duration, "connections": args.connections}

@@ -25,7 +25,9 @@ use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as SqliteSessions};
 use zeroize::Zeroizing;
 
+use crate::client::ClientLimit;
 use crate::config::{Config, Database};
+use crate::cookies::{Cookies, derive};
 use crate::db::Db;
 use crate::flow::{AppClock, CustomerPolicy, LumenStore, USER_KEY};
 use crate::handlers::{AppState, router};
@@ -316,18 +318,27 @@ impl Lumen {
             mfa,
             db: db.clone(),
             hashing: Arc::new(Hashing::new(config.hash_workers)),
+            cookies: Arc::new(Cookies::new(key.as_slice(), config.secure_cookies)),
         };
-        let (secure, bench) = (config.secure_cookies, config.bench_routes);
+        // Session ids are hashed under a key of their own.
+        let session_key = derive(key.as_slice(), "session ids");
+        let limit = ClientLimit::new(config.rate_limit);
         let (router, sweeper) = match &db {
             Db::Sqlite(pool) => {
                 let sessions = SqliteSessions::new(pool.clone())
                     .with_table_name("sessions")
                     .map_err(StartError::Sessions)?;
                 sessions.migrate().await?;
-                let sessions = HashedSessionIds::new(sessions, key.as_slice());
+                let sessions = HashedSessionIds::new(sessions, session_key.as_slice());
                 (
-                    router(state, sessions.clone(), clock.clone(), secure, bench),
-                    sweep(sessions, db.clone(), clock.clone()),
+                    router(
+                        state,
+                        sessions.clone(),
+                        clock.clone(),
+                        &config,
+                        limit.as_ref(),
+                    ),
+                    sweep(sessions, db.clone(), clock.clone(), limit),
                 )
             }
             Db::Postgres(pool, schema) => {
@@ -336,10 +347,16 @@ impl Lumen {
                     .and_then(|s| s.with_table_name("sessions"))
                     .map_err(StartError::Sessions)?;
                 sessions.migrate().await?;
-                let sessions = HashedSessionIds::new(sessions, key.as_slice());
+                let sessions = HashedSessionIds::new(sessions, session_key.as_slice());
                 (
-                    router(state, sessions.clone(), clock.clone(), secure, bench),
-                    sweep(sessions, db.clone(), clock.clone()),
+                    router(
+                        state,
+                        sessions.clone(),
+                        clock.clone(),
+                        &config,
+                        limit.as_ref(),
+                    ),
+                    sweep(sessions, db.clone(), clock.clone(), limit),
                 )
             }
         };
@@ -457,9 +474,14 @@ async fn accept(
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
 }
 
-/// Every minute: deletes expired sessions, and forgets the sign-in attempts
-/// of addresses idle for a day.
-fn sweep<S: ExpiredDeletion + 'static>(sessions: S, db: Db, clock: AppClock) -> JoinHandle<()> {
+/// Every minute: deletes expired sessions, forgets the sign-in attempts of
+/// addresses idle for a day, and the clients whose post budget is whole.
+fn sweep<S: ExpiredDeletion + 'static>(
+    sessions: S,
+    db: Db,
+    clock: AppClock,
+    limit: Option<ClientLimit>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -469,6 +491,9 @@ fn sweep<S: ExpiredDeletion + 'static>(sessions: S, db: Db, clock: AppClock) -> 
             }
             if let Err(e) = db.forget_idle_attempts(clock.now()).await {
                 tracing::warn!(target: "lumen", error = %e, "could not forget idle sign-in attempts");
+            }
+            if let Some(limit) = &limit {
+                limit.forget_idle();
             }
         }
     })

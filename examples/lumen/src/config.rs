@@ -44,6 +44,14 @@ pub struct Config {
     pub request_timeout: u64,
     /// Connections served at once; more wait to be accepted (default 1024).
     pub max_connections: usize,
+    /// Posts (sign-ins, registrations, codes, every form and the JSON API)
+    /// a minute per client address, in a burst or spread out; beyond, a
+    /// `429` with `Retry-After`. `0` turns the limit off (default 20).
+    pub rate_limit: u32,
+    /// Behind a reverse proxy: the header the proxy writes the client's
+    /// address into (such as `x-forwarded-for`; its last entry counts).
+    /// Unset, the peer's address is the client's and no header is read.
+    pub client_address_header: Option<http::HeaderName>,
     /// Mounts `/bench/guarded` and `/bench/unguarded`: the account page with
     /// and without the MFA guard, for the load test. Loopback addresses
     /// only.
@@ -62,6 +70,8 @@ impl std::fmt::Debug for Config {
             .field("header_timeout", &self.header_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
+            .field("rate_limit", &self.rate_limit)
+            .field("client_address_header", &self.client_address_header)
             .field(
                 "sealing_key",
                 &self.sealing_key.as_ref().map(|_| "<redacted>"),
@@ -97,7 +107,7 @@ pub enum ConfigError {
 pub const USAGE: &str = "\
 Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
              [--enrollment-ttl SECONDS] [--secure-cookies] [--hash-workers N]
-             [--bench-routes]
+             [--rate-limit N] [--client-address-header NAME] [--bench-routes]
 
   --addr            where to listen (LUMEN_ADDR; default 127.0.0.1:3000)
   --database        a SQLite file, or a postgres:// URL (LUMEN_DATABASE;
@@ -110,6 +120,14 @@ Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
   --hash-workers    password hashes computed at once, 19 MiB each
                     (LUMEN_HASH_WORKERS; default the number of cores); four
                     times as many wait, more are answered 503 at once
+  --rate-limit      posts a minute per client address (sign-ins, registrations,
+                    codes); beyond, 429 (LUMEN_RATE_LIMIT; default 20, 0 for
+                    none)
+  --client-address-header
+                    behind a reverse proxy, the header it writes the client's
+                    address into, such as x-forwarded-for (its last entry
+                    counts) (LUMEN_CLIENT_ADDRESS_HEADER; default none: the
+                    peer's address)
   --bench-routes    for the load test: /bench/guarded and /bench/unguarded serve
                     the account page with and without the MFA guard
                     (loopback addresses only)
@@ -131,6 +149,8 @@ impl Config {
             header_timeout: 10,
             request_timeout: 30,
             max_connections: 1024,
+            rate_limit: 20,
+            client_address_header: None,
             bench_routes: false,
         }
     }
@@ -150,6 +170,8 @@ impl Config {
         let mut schema = env("LUMEN_SCHEMA");
         let mut ttl = env("LUMEN_ENROLLMENT_TTL");
         let mut workers = env("LUMEN_HASH_WORKERS");
+        let mut rate_limit = env("LUMEN_RATE_LIMIT");
+        let mut address_header = env("LUMEN_CLIENT_ADDRESS_HEADER");
         let mut secure = env("LUMEN_SECURE_COOKIES").is_some_and(|v| v == "1" || v == "true");
         let mut bench = false;
         let mut args = args.into_iter();
@@ -160,6 +182,8 @@ impl Config {
                 "--schema" => &mut schema,
                 "--enrollment-ttl" => &mut ttl,
                 "--hash-workers" => &mut workers,
+                "--rate-limit" => &mut rate_limit,
+                "--client-address-header" => &mut address_header,
                 "--secure-cookies" => {
                     secure = true;
                     continue;
@@ -211,6 +235,19 @@ impl Config {
                     name: "--hash-workers",
                     reason: "expected a number between 1 and 256",
                 })?;
+        }
+        if let Some(limit) = rate_limit {
+            config.rate_limit = limit.parse().ok().ok_or(ConfigError::Invalid {
+                name: "--rate-limit",
+                reason: "expected a number of posts a minute (0 for no limit)",
+            })?;
+        }
+        if let Some(name) = address_header.filter(|n| !n.is_empty()) {
+            config.client_address_header =
+                Some(name.parse().map_err(|_| ConfigError::Invalid {
+                    name: "--client-address-header",
+                    reason: "expected a header name, such as x-forwarded-for",
+                })?);
         }
         config.secure_cookies = secure;
         if bench && !config.addr.ip().is_loopback() {
@@ -315,6 +352,34 @@ mod tests {
             Err(ConfigError::Invalid { .. })
         ));
         assert!(parse(&["--bench-routes"], &[]).unwrap().bench_routes);
+        assert!(matches!(
+            parse(&["--rate-limit", "-1"], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse(&["--client-address-header", "x forwarded"], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        let config = parse(
+            &[
+                "--rate-limit",
+                "0",
+                "--client-address-header",
+                "X-Forwarded-For",
+            ],
+            &[("LUMEN_RATE_LIMIT", "7")],
+        )
+        .unwrap();
+        assert_eq!(config.rate_limit, 0);
+        assert_eq!(
+            config.client_address_header.as_ref().map(|h| h.as_str()),
+            Some("x-forwarded-for")
+        );
+        assert_eq!(
+            parse(&[], &[("LUMEN_RATE_LIMIT", "7")]).unwrap().rate_limit,
+            7
+        );
+        assert_eq!(parse(&[], &[]).unwrap().rate_limit, 20);
     }
 
     #[test]

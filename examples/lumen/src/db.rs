@@ -43,16 +43,18 @@ pub(crate) enum Attempt {
 }
 
 /// The SQL expression for `locked_until` after one more attempt, given the
-/// row's `failures` before it and the time as `$2`: `ThrottleConfig`'s
+/// row's `s.failures` before it and the time as `$2`: `ThrottleConfig`'s
 /// schedule spelled out step by step (no exponent function in SQLite).
 fn lock_schedule(throttle: &ThrottleConfig) -> String {
     let mut case = String::from("CASE");
     let mut attempts = 1u32;
     loop {
         match throttle.lock_after(attempts) {
-            None => case.push_str(&format!(" WHEN failures + 1 = {attempts} THEN 0")),
+            None => case.push_str(&format!(" WHEN s.failures + 1 = {attempts} THEN 0")),
             Some(lock) if lock < throttle.max_lock() && attempts < 200 => {
-                case.push_str(&format!(" WHEN failures + 1 = {attempts} THEN $2 + {lock}"));
+                case.push_str(&format!(
+                    " WHEN s.failures + 1 = {attempts} THEN $2 + {lock}"
+                ));
             }
             Some(_) => break,
         }
@@ -138,6 +140,8 @@ impl Db {
                         name TEXT PRIMARY KEY,
                         value TEXT NOT NULL)"
                 ),
+                // `email` is the throttle's key: an address, or a trusted
+                // device's key for one.
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t}sign_in_throttle (
                         email TEXT PRIMARY KEY,
@@ -274,8 +278,9 @@ impl Db {
         Ok(self.key_check().await?.unwrap_or_default())
     }
 
-    /// Counts a sign-in attempt for this email (registered or not, so the
-    /// answer says nothing about registration) *before* its password is
+    /// Counts a sign-in attempt under `key` (the address, registered or
+    /// not, so the answer says nothing about registration; or a trusted
+    /// device's key for it, `Device::throttle_key`) *before* its password is
     /// checked, and locks sign-ins as if it failed, on the schedule of MFA
     /// codes (`ThrottleConfig`: from the 5th attempt in a row 30 s, doubling
     /// up to 15 minutes). A success forgives it
@@ -286,27 +291,31 @@ impl Db {
     /// those beyond the budget are refused without a password check.
     pub(crate) async fn sign_in_attempt(
         &self,
-        email: &str,
+        key: &str,
         now: u64,
     ) -> Result<Attempt, sqlx::Error> {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
-        let lock = lock_schedule(&ThrottleConfig::default());
+        let throttle = ThrottleConfig::default();
+        let lock = lock_schedule(&throttle);
+        let first_lock = throttle.lock_after(1).map_or(0, |lock| {
+            now.saturating_add(i64::try_from(lock).unwrap_or(i64::MAX))
+        });
+        // One statement: a first attempt inserts the row, a later one counts
+        // in it unless it is locked (no row returned then). Two statements
+        // would let an attempt that meets a snapshot without the row go
+        // uncounted.
         let counted: Option<i64> = on!(self, |pool, t| {
-            sqlx::query(&format!(
-                "INSERT INTO {t}sign_in_throttle (email, failures, locked_until, last_attempt)
-                 VALUES ($1, 0, 0, 0) ON CONFLICT (email) DO NOTHING"
-            ))
-            .bind(email)
-            .execute(pool)
-            .await?;
             sqlx::query_scalar(&format!(
-                "UPDATE {t}sign_in_throttle
-                 SET failures = failures + 1, locked_until = {lock}, last_attempt = $2
-                 WHERE email = $1 AND locked_until <= $2
+                "INSERT INTO {t}sign_in_throttle AS s (email, failures, locked_until, last_attempt)
+                 VALUES ($1, 1, $3, $2)
+                 ON CONFLICT (email) DO UPDATE
+                 SET failures = s.failures + 1, locked_until = {lock}, last_attempt = $2
+                 WHERE s.locked_until <= $2
                  RETURNING failures"
             ))
-            .bind(email)
+            .bind(key)
             .bind(now)
+            .bind(first_lock)
             .fetch_optional(pool)
             .await?
         });
@@ -317,7 +326,7 @@ impl Db {
             sqlx::query_scalar(&format!(
                 "SELECT locked_until FROM {t}sign_in_throttle WHERE email = $1"
             ))
-            .bind(email)
+            .bind(key)
             .fetch_optional(pool)
             .await?
         });
@@ -342,11 +351,11 @@ impl Db {
         })
     }
 
-    /// Forgives the attempts of a successful sign-in.
-    pub(crate) async fn sign_in_succeeded(&self, email: &str) -> Result<(), sqlx::Error> {
+    /// Forgives the attempts counted under `key` by a successful sign-in.
+    pub(crate) async fn sign_in_succeeded(&self, key: &str) -> Result<(), sqlx::Error> {
         on!(self, |pool, t| {
             sqlx::query(&format!("DELETE FROM {t}sign_in_throttle WHERE email = $1"))
-                .bind(email)
+                .bind(key)
                 .execute(pool)
                 .await?;
             Ok(())

@@ -21,7 +21,9 @@
 //! ```
 
 mod app;
+mod client;
 mod config;
+mod cookies;
 mod db;
 mod flow;
 mod handlers;

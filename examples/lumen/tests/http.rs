@@ -9,7 +9,7 @@ mod common;
 
 use common::{Backend, Client, TestApp, app, authenticator, code};
 use http::{StatusCode, header};
-use lumen::Database;
+use lumen::{Database, SESSION_COOKIE};
 
 const NORMAL: &str = "1";
 const REQUIRED: &str = "2";
@@ -341,10 +341,7 @@ async fn simultaneous_wrong_passwords_cost_the_budget(backend: Backend) {
     );
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..60 {
-        let mut c = Client {
-            router: client.router.clone(),
-            cookie: client.cookie.clone(),
-        };
+        let mut c = client.tab();
         let form = form.clone();
         requests.spawn(async move {
             let request = http::Request::post("/login")
@@ -468,23 +465,37 @@ async fn session_cookie_and_id_rotation(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
     };
+    /// The `Set-Cookie` value of the cookie `name` in an answer.
+    fn set_cookie<'a>(answer: &'a common::Answer, name: &str) -> &'a str {
+        answer
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} cookie: {:?}", answer.headers))
+    }
     let mut client = Client::new(&test);
     let page = client.get("/login").await;
-    let cookie = page
-        .headers
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let csrf = set_cookie(&page, "lumen_csrf");
+    assert!(
+        csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+        "{csrf}"
+    );
+    assert_eq!(client.session(), None, "no session before sign-in");
+
+    client.register("ada@example.com", NORMAL, true).await;
+    let signed_in = client.sign_in("ada@example.com", PASSWORD).await;
+    let cookie = set_cookie(&signed_in, SESSION_COOKIE);
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
-    let before_login = client.cookie.clone().unwrap();
-
-    client.register("ada@example.com", NORMAL, true).await;
-    client.sign_in("ada@example.com", PASSWORD).await;
-    let after_login = client.cookie.clone().unwrap();
-    assert_ne!(before_login, after_login, "the id changes at sign-in");
+    let device = set_cookie(&signed_in, "lumen_device");
+    assert!(
+        device.contains("HttpOnly") && device.contains("Path=/login"),
+        "{device}"
+    );
+    let after_login = client.session().unwrap();
 
     let page = client.get("/mfa/enroll").await;
     let app = authenticator(&page.secret());
@@ -494,18 +505,23 @@ async fn session_cookie_and_id_rotation(backend: Backend) {
             &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
         )
         .await;
-    let after_mfa = client.cookie.clone().unwrap();
+    let after_mfa = client.session().unwrap();
     assert_ne!(after_login, after_mfa, "the id changes when MFA passes");
     assert_eq!(client.get("/account").await.status, StatusCode::OK);
 
-    // The old ids grant nothing.
-    for old in [before_login, after_login] {
-        let mut stale = Client::new(&test);
-        stale.cookie = Some(old);
-        assert_eq!(stale.get("/account").await.location(), Some("/login"));
-    }
+    // The old id grants nothing.
+    let mut stale = Client::new(&test);
+    stale.cookies.set_session(Some(after_login));
+    assert_eq!(stale.get("/account").await.location(), Some("/login"));
 
-    // With HTTPS configured, cookies are Secure.
+    // A sign-in never keeps the id the browser came with (fixation).
+    let before = client.session().unwrap();
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let after = client.session().unwrap();
+    assert_ne!(after, before, "the id changes at sign-in");
+
+    // With HTTPS configured, cookies are Secure, the form's with the
+    // __Host- prefix.
     let mut config = test.config.clone();
     config.secure_cookies = true;
     let secure = lumen::Lumen::new(config, std::sync::Arc::new(test.clock.clone()))
@@ -513,16 +529,18 @@ async fn session_cookie_and_id_rotation(backend: Backend) {
         .unwrap();
     let mut client = Client {
         router: secure.router(),
-        cookie: None,
+        cookies: common::Jar::default(),
     };
     let page = client.get("/login").await;
-    let cookie = page
-        .headers
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
-    assert!(cookie.contains("; Secure"), "{cookie}");
+    let csrf = set_cookie(&page, "__Host-lumen_csrf");
+    assert!(
+        csrf.contains("; Secure") && csrf.contains("Path=/"),
+        "{csrf}"
+    );
+    client.register("ada@example.com", NORMAL, false).await;
+    let signed_in = client.sign_in("ada@example.com", PASSWORD).await;
+    assert!(set_cookie(&signed_in, SESSION_COOKIE).contains("; Secure"));
+    assert!(set_cookie(&signed_in, "lumen_device").contains("; Secure"));
 }
 
 async fn errors_are_pages(backend: Backend) {
@@ -651,13 +669,13 @@ async fn a_database_copy_opens_no_session(backend: Backend) {
     };
     let (mut client, _, _) = enrolled(&test, "ada@example.com").await;
     assert_eq!(client.get("/account").await.status, StatusCode::OK);
-    let cookie = client.cookie.clone().unwrap();
+    let cookie = client.session().unwrap();
     let stored = stored_session_ids(&test).await;
     assert!(!stored.is_empty());
     assert!(!stored.contains(&cookie), "the cookie value is stored");
     for id in stored {
         let mut copy = Client::new(&test);
-        copy.cookie = Some(id.clone());
+        copy.cookies.set_session(Some(id.clone()));
         let answer = copy.get("/account").await;
         assert_eq!(
             answer.location(),
@@ -686,6 +704,142 @@ async fn a_database_copy_opens_no_session(backend: Backend) {
     }
 }
 
+/// Anonymous visitors are given no stored session: not by the pages, the
+/// guard's redirects, a failed sign-in or a refused registration. The
+/// sign-in and registration forms are still protected against login CSRF,
+/// by a cookie of their own that a form's token must match.
+async fn anonymous_visits_store_no_session(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    for path in [
+        "/",
+        "/login",
+        "/register",
+        "/account",
+        "/account/authentication",
+        "/mfa/enroll",
+        "/mfa/challenge",
+        "/mfa/recovery",
+        "/mfa/expired",
+        "/no-such-page",
+    ] {
+        for _ in 0..3 {
+            let answer = client.get(path).await;
+            assert!(answer.status.as_u16() < 500, "{path}: {:?}", answer.status);
+        }
+    }
+    let failed = client
+        .sign_in("nobody@example.com", "a wrong password")
+        .await;
+    assert_eq!(failed.status, StatusCode::UNAUTHORIZED, "{}", failed.body);
+    let refused = client.register("not an address", NORMAL, false).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(client.session(), None, "no session cookie was set");
+    assert_eq!(stored_session_ids(&test).await, Vec::<String>::new());
+
+    // Login CSRF: a token is good only with the cookie it was made for.
+    let mut other = Client::new(&test);
+    let foreign = other.get("/login").await.csrf();
+    client.register("ada@example.com", NORMAL, false).await;
+    let fields = [
+        ("csrf", foreign.as_str()),
+        ("email", "ada@example.com"),
+        ("password", PASSWORD),
+    ];
+    let answer = client.post("/login", &fields).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::FORBIDDEN,
+        "another browser's token"
+    );
+    let mut bare = Client::new(&test);
+    let answer = bare.post("/login", &fields).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::FORBIDDEN,
+        "a token without its cookie"
+    );
+    // The browser's own token signs in, and only then is a session stored.
+    let signed_in = client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(signed_in.location(), Some("/account"));
+    assert_eq!(stored_session_ids(&test).await.len(), 1);
+}
+
+/// OWASP's device cookies: a browser that signed in to an account before
+/// has a budget of its own, so a stranger who locked the account's
+/// sign-ins does not lock its owner out. The cookie is worth nothing for
+/// another account, altered, or copied into a browser that tries it for
+/// someone else; and the owner's own failures lock only the owner's device.
+async fn a_trusted_device_signs_in_while_strangers_are_locked_out(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut owner = Client::new(&test);
+    owner.register("ada@example.com", NORMAL, false).await;
+    owner.register("bob@example.com", NORMAL, false).await;
+    assert_eq!(
+        owner.sign_in("ada@example.com", PASSWORD).await.location(),
+        Some("/account")
+    );
+    owner.submit("/account", "/logout", &[]).await;
+    assert_eq!(owner.session(), None);
+
+    // A stranger locks both accounts' sign-ins.
+    let mut stranger = Client::new(&test);
+    for email in ["ada@example.com", "bob@example.com"] {
+        for _ in 0..5 {
+            stranger.sign_in(email, "a wrong password").await;
+        }
+        let locked = stranger.sign_in(email, PASSWORD).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{email}");
+    }
+
+    // The owner's browser is not locked out of Ada's account...
+    let mut tab = owner.tab();
+    let signed_in = tab.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(signed_in.location(), Some("/account"), "{}", signed_in.body);
+    // The owner's success does not lift the strangers' lock...
+    let again = stranger.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    // ...and the owner's browser is a stranger to Bob's account.
+    let bob = owner.tab().sign_in("bob@example.com", PASSWORD).await;
+    assert_eq!(bob.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // An altered device cookie is a stranger's.
+    let device: Vec<(String, String)> = owner
+        .cookies
+        .0
+        .iter()
+        .filter(|(name, _)| name.contains("device"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(device.len(), 1, "one device cookie: {:?}", owner.cookies);
+    let (name, value) = device[0].clone();
+    let mut altered = value.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let mut forger = Client::new(&test);
+    forger
+        .cookies
+        .0
+        .insert(name.clone(), String::from_utf8(altered).unwrap());
+    let forged = forger.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The owner's own wrong passwords lock the owner's device only (the
+    // cookie was renewed by the last sign-in).
+    let mut owner = tab;
+    owner.submit("/account", "/logout", &[]).await;
+    for _ in 0..5 {
+        let wrong = owner.sign_in("ada@example.com", "a wrong password").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = owner.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -711,6 +865,8 @@ on_both_backends!(
     simultaneous_wrong_passwords_cost_the_budget,
     odd_addresses_are_client_errors,
     idle_sessions_end_after_30_minutes,
+    anonymous_visits_store_no_session,
+    a_trusted_device_signs_in_while_strangers_are_locked_out,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ
@@ -741,4 +897,93 @@ async fn bench_routes_only_when_asked() {
     let unguarded = client.get("/bench/unguarded").await;
     assert_eq!(unguarded.status, StatusCode::OK);
     assert!(unguarded.body.contains("Welcome, Ada Lovelace"));
+}
+
+/// A wrong password for a new address each time (no sign-in lock), posted
+/// from `peer` with `forwarded` in `X-Forwarded-For`.
+async fn post_login_from(client: &mut Client, peer: &str, forwarded: Option<&str>) -> StatusCode {
+    static GUESSES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = GUESSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let csrf = client.get("/login").await.csrf();
+    let form = format!(
+        "csrf={}&email=guess{n}%40example.com&password=wrong+password",
+        common::urlencode(&csrf)
+    );
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    let mut request = http::Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .extension(axum::extract::ConnectInfo(peer));
+    if let Some(forwarded) = forwarded {
+        request = request.header("x-forwarded-for", forwarded);
+    }
+    client.send(request, form).await.status
+}
+
+/// Posts are limited per client address (`--rate-limit`): beyond the
+/// budget a 429 with `Retry-After`, before any password is checked; other
+/// addresses keep theirs. A forwarding header counts only when the
+/// operator names it, and then only its last entry (the proxy's).
+#[tokio::test]
+async fn posts_are_limited_per_client_address() {
+    let Some(test) = app(Backend::Sqlite).await else {
+        return;
+    };
+    let mut config = test.config.clone();
+    config.rate_limit = 3;
+    let limited = lumen::Lumen::new(config.clone(), std::sync::Arc::new(test.clock.clone()))
+        .await
+        .unwrap();
+    let mut client = Client {
+        router: limited.router(),
+        cookies: common::Jar::default(),
+    };
+    // An unnamed header changes nothing: each guess below names a new one.
+    for n in 0..3 {
+        let fake = format!("198.51.100.{n}");
+        let status = post_login_from(&mut client, "192.0.2.1", Some(&fake)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let csrf = client.get("/login").await.csrf();
+    let peer: std::net::SocketAddr = "192.0.2.1:40000".parse().unwrap();
+    let request = http::Request::post("/register")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "198.51.100.9")
+        .extension(axum::extract::ConnectInfo(peer));
+    let refused = client.send(request, format!("csrf={csrf}")).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&wait), "Retry-After: {wait}");
+    assert!(refused.is_html());
+    // Another address has its budget; pages are not limited.
+    let other = post_login_from(&mut client, "192.0.2.2", None).await;
+    assert_eq!(other, StatusCode::UNAUTHORIZED);
+    assert_eq!(client.get("/login").await.status, StatusCode::OK);
+
+    // Behind a proxy that writes X-Forwarded-For: its last entry is the
+    // client, whatever the client put before it.
+    config.client_address_header = Some(http::HeaderName::from_static("x-forwarded-for"));
+    let proxied = lumen::Lumen::new(config, std::sync::Arc::new(test.clock.clone()))
+        .await
+        .unwrap();
+    client.router = proxied.router();
+    for n in 0..3 {
+        let spoofed = format!("198.51.100.{n}, 203.0.113.7");
+        let status = post_login_from(&mut client, "10.0.0.1", Some(&spoofed)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let limited = post_login_from(&mut client, "10.0.0.1", Some("203.0.113.7")).await;
+    assert_eq!(limited, StatusCode::TOO_MANY_REQUESTS);
+    let another = post_login_from(&mut client, "10.0.0.1", Some("203.0.113.8")).await;
+    assert_eq!(
+        another,
+        StatusCode::UNAUTHORIZED,
+        "the proxy's other clients"
+    );
+    // A named header that holds no address is refused, not guessed at.
+    let broken = post_login_from(&mut client, "10.0.0.1", Some("unknown")).await;
+    assert_eq!(broken, StatusCode::BAD_REQUEST);
 }

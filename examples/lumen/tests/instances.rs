@@ -39,14 +39,22 @@ fn three_instances_share_replay_protection_and_throttling() {
     };
     let key = "5a".repeat(32);
     let env = [("LUMEN_SEALING_KEY", key.as_str())];
-    let args = ["--database", url.as_str(), "--schema", schema.as_str()];
+    // Every request comes from one address: the per-client limit is off.
+    let args = [
+        "--database",
+        url.as_str(),
+        "--schema",
+        schema.as_str(),
+        "--rate-limit",
+        "0",
+    ];
     // The first sets up the schema; the others start on it at once.
     let a = Server::start(dir.path(), &args, &env);
     let b = Server::start(dir.path(), &args, &env);
     let c = Server::start(dir.path(), &args, &env);
 
     // Register and enrol on A (through the JSON API).
-    let mut cookie = None;
+    let mut cookie = common::Jar::default();
     let csrf = csrf_of(&a.get("/register", &mut cookie).body);
     let registered = a.form(
         "/register",
@@ -97,7 +105,7 @@ fn three_instances_share_replay_protection_and_throttling() {
     );
 
     // A new sign-in on C: the same code is refused there.
-    let mut second = None;
+    let mut second = common::Jar::default();
     assert_eq!(
         c.sign_in(&mut second, "ada@example.com", PASSWORD).status,
         303
@@ -127,5 +135,82 @@ fn three_instances_share_replay_protection_and_throttling() {
         let answer = server.json("/api/mfa/challenge", &mut second, &right);
         assert_eq!(answer.status, 429, "{}", answer.body);
         assert!(answer.head.to_ascii_lowercase().contains("retry-after"));
+    }
+}
+
+/// Sixty wrong passwords sent at once, spread over three instances, cost
+/// the budget and no more: each attempt is counted in the database before
+/// its password is checked, so at most five are checked, and the right
+/// password is then refused on all three.
+#[test]
+fn simultaneous_wrong_passwords_on_three_instances_cost_the_budget() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(lumen::Database::Postgres { url, schema }) =
+        runtime.block_on(common::database(Backend::Postgres, &dir))
+    else {
+        return;
+    };
+    let key = "5b".repeat(32);
+    let env = [("LUMEN_SEALING_KEY", key.as_str())];
+    // Every request comes from one address: the per-client limit is off.
+    let args = [
+        "--database",
+        url.as_str(),
+        "--schema",
+        schema.as_str(),
+        "--rate-limit",
+        "0",
+    ];
+    let servers = std::sync::Arc::new([
+        Server::start(dir.path(), &args, &env),
+        Server::start(dir.path(), &args, &env),
+        Server::start(dir.path(), &args, &env),
+    ]);
+    let mut cookie = common::Jar::default();
+    let csrf = csrf_of(&servers[0].get("/register", &mut cookie).body);
+    let registered = servers[0].form(
+        "/register",
+        &mut cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "Ada"),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+            ("customer", "1"),
+        ],
+    );
+    assert_eq!(registered.status, 303);
+    // The form's token works on every instance (one key).
+    let csrf = csrf_of(&servers[1].get("/login", &mut cookie).body);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(60));
+    let guesses: Vec<_> = (0..60)
+        .map(|n| {
+            let (servers, start) = (servers.clone(), start.clone());
+            let (mut cookie, csrf) = (cookie.clone(), csrf.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let fields = [
+                    ("csrf", csrf.as_str()),
+                    ("email", "ada@example.com"),
+                    ("password", "a wrong password"),
+                ];
+                servers[n % 3].form("/login", &mut cookie, &fields).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        statuses.iter().all(|s| [401, 429, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        checked <= 5,
+        "{checked} of 60 guesses were checked: {statuses:?}"
+    );
+    for server in servers.iter() {
+        let right = server.sign_in(&mut cookie, "ada@example.com", PASSWORD);
+        assert_eq!(right.status, 429, "{}", right.body);
     }
 }

@@ -18,7 +18,7 @@ use http::StatusCode;
 fn the_binary_needs_nothing_but_an_empty_directory() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[]);
-    let page = server.get("/login", &mut None);
+    let page = server.get("/login", &mut common::Jar::default());
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Sign in to Lumen"));
     assert!(dir.path().join("lumen.db").exists());
@@ -37,7 +37,10 @@ fn the_binary_needs_nothing_but_an_empty_directory() {
 
     // Started again, it keeps the database and the key.
     let server = Server::start(dir.path(), &[], &[]);
-    assert_eq!(server.get("/register", &mut None).status, 200);
+    assert_eq!(
+        server.get("/register", &mut common::Jar::default()).status,
+        200
+    );
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
     let log = server.stop();
     assert!(!log.contains("generated a new sealing key"), "{log}");
@@ -88,7 +91,10 @@ fn run_to_exit(dir: &std::path::Path, key: Option<&str>) -> (Option<i32>, String
 fn a_lost_or_different_key_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[]);
-    assert_eq!(server.get("/login", &mut None).status, 200);
+    assert_eq!(
+        server.get("/login", &mut common::Jar::default()).status,
+        200
+    );
     server.stop();
     let key_file = dir.path().join("lumen.key");
     let key = std::fs::read_to_string(&key_file).unwrap();
@@ -115,7 +121,10 @@ fn a_lost_or_different_key_refuses_to_start() {
 
     // The original key: it starts.
     let server = Server::start(dir.path(), &[], &[("LUMEN_SEALING_KEY", key.trim())]);
-    assert_eq!(server.get("/login", &mut None).status, 200);
+    assert_eq!(
+        server.get("/login", &mut common::Jar::default()).status,
+        200
+    );
     server.stop();
 }
 
@@ -176,7 +185,7 @@ async fn a_restart_keeps_people_signed_in(backend: Backend) {
         .unwrap();
     let mut again = Client {
         router: restarted.router(),
-        cookie: client.cookie.clone(),
+        cookies: client.cookies.clone(),
     };
     let page = again.get("/account").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -273,7 +282,7 @@ async fn slow_and_idle_connections_are_cut_off() {
 fn sign_ins_are_audited_with_address_and_agent() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[("RUST_LOG", "lumen=info")]);
-    let mut cookie = None;
+    let mut cookie = common::Jar::default();
     let answer = server.sign_in(&mut cookie, "nobody@example.com", "a secret guess");
     assert_eq!(answer.status, 401);
     let log = server.stop();

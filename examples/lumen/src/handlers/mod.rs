@@ -18,9 +18,7 @@ mod web;
 
 use std::sync::Arc;
 
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request,
-};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,6 +35,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time::Duration;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
+use crate::client::{self, ClientAddress, ClientLimit};
+use crate::config::Config;
+use crate::cookies::Cookies;
 use crate::db::Db;
 use crate::flow::AppClock;
 use crate::pages;
@@ -49,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) db: Db,
     /// Password hashing, bounded.
     pub(crate) hashing: Arc<Hashing>,
+    /// The sign-in form's CSRF cookie and the device cookies.
+    pub(crate) cookies: Arc<Cookies>,
 }
 
 impl AppState {
@@ -96,8 +99,9 @@ fn mfa_broken<E: std::error::Error + Send + Sync + 'static>(e: E) -> Problem {
 
 type Page = Result<Response, Problem>;
 
-/// Who sent a request, for the audit log: the peer address (behind a
-/// reverse proxy, the proxy's) and the user agent, at most 200 characters.
+/// Who sent a request, for the audit log: the client's address (the
+/// peer's, or the one the configured proxy header holds) and the user
+/// agent, at most 200 characters.
 pub(crate) struct Client {
     pub(crate) address: String,
     pub(crate) agent: String,
@@ -109,8 +113,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let address = parts
             .extensions
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+            .get::<ClientAddress>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
         let agent = parts
             .headers
             .get(http::header::USER_AGENT)
@@ -165,14 +169,39 @@ impl<T: Protected + Send, S: Send + Sync> FromRequest<S> for Checked<T> {
             .map_err(IntoResponse::into_response)?;
         match csrf_matches(&session, form.csrf()).await {
             Ok(true) => Ok(Self(form)),
-            Ok(false) => Err((
-                StatusCode::FORBIDDEN,
-                pages::error(403, "This form has expired. Reload the page and try again"),
-            )
-                .into_response()),
+            Ok(false) => Err(expired_form()),
             Err(e) => Err(Problem(e).into_response()),
         }
     }
+}
+
+/// A posted sign-in or registration form: its CSRF token must be the one
+/// made for the browser's CSRF cookie ([`Cookies::form`]), so these forms
+/// need no stored session. A missing or wrong token is refused (403).
+struct SignInForm<T>(T);
+
+impl<T: Protected + Send> FromRequest<AppState> for SignInForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let Form(form) = Form::<T>::from_request(request, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if app.cookies.form_matches(&headers, form.csrf()) {
+            Ok(Self(form))
+        } else {
+            Err(expired_form())
+        }
+    }
+}
+
+fn expired_form() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        pages::error(403, "This form has expired. Reload the page and try again"),
+    )
+        .into_response()
 }
 
 /// Messages chosen by a key in the query, never text from the query.
@@ -233,9 +262,10 @@ pub(crate) fn router<S: SessionStore + Clone>(
     app: AppState,
     sessions: S,
     clock: AppClock,
-    secure: bool,
-    bench: bool,
+    config: &Config,
+    limit: Option<&ClientLimit>,
 ) -> Router {
+    let (secure, bench) = (config.secure_cookies, config.bench_routes);
     let mut guarded = Router::new();
     let mut open = Router::new();
     if bench {
@@ -256,7 +286,7 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
         .with_expiry(Expiry::OnInactivity(Duration::hours(12)));
-    Router::new()
+    let router = Router::new()
         .route("/", get(sign_in::home))
         .route(
             "/register",
@@ -281,7 +311,15 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .layer(DefaultBodyLimit::max(16 * 1024))
         // 30 minutes idle, 12 hours in all (NIST SP 800-63B at AAL2).
         .layer(SessionLifetimeLayer::new(clock))
-        .layer(session_layer)
+        .layer(session_layer);
+    // Over the limit, a post is refused before the session is loaded.
+    let router = match limit {
+        Some(limit) => router.layer(limit.layer()),
+        None => router,
+    };
+    let header = Arc::new(config.client_address_header.clone());
+    router
+        .layer(middleware::map_request_with_state(header, client::resolve))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(web::error_pages))
         .layer(middleware::map_response(web::security_headers))

@@ -1,33 +1,46 @@
 //! Registration, sign-in and sign-out.
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect};
-use http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{AUDIT, AppState, Checked, Client, Csrf, Notice, Page, mfa_broken, with_status};
+use super::{
+    AUDIT, AppState, Checked, Client, Csrf, Notice, Page, SignInForm, mfa_broken, with_status,
+};
 use mfa_axum::UserId;
 
 use crate::db::{Attempt, User};
 use crate::flow::USER_KEY;
 use crate::pages::{self, Registration};
 use crate::security::{
-    Broken, csrf_token, decoy_hash, hash_password, new_user_id, password_matches, rotate_csrf,
+    Broken, decoy_hash, hash_password, new_user_id, password_matches, rotate_csrf,
 };
 
 pub(super) async fn home() -> Redirect {
     Redirect::to("/account")
 }
 
-pub(super) async fn register_form(State(app): State<AppState>, session: Session) -> Page {
-    let csrf = csrf_token(&session).await?;
+/// `response` with a `Set-Cookie` header, if there is one to set.
+fn with_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
+    if let Some(value) = set_cookie.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+pub(super) async fn register_form(State(app): State<AppState>, headers: HeaderMap) -> Page {
+    // The form's token comes with a cookie of its own: a visitor who has
+    // not signed in has no stored session.
+    let (csrf, set_cookie) = app.cookies.form(&headers)?;
     let customers = app.db.customers().await?;
     let values = Registration {
         customer: customers.first().map(|c| c.id),
         ..Registration::default()
     };
-    Ok(pages::register(&customers, &values, None, &csrf).into_response())
+    let page = pages::register(&customers, &values, None, &csrf).into_response();
+    Ok(with_cookie(page, set_cookie))
 }
 
 #[derive(Deserialize)]
@@ -86,8 +99,8 @@ fn registration_problem(form: &RegisterForm, email: &str) -> Option<&'static str
 
 pub(super) async fn register(
     State(app): State<AppState>,
-    session: Session,
-    Checked(form): Checked<RegisterForm>,
+    headers: HeaderMap,
+    SignInForm(form): SignInForm<RegisterForm>,
 ) -> Page {
     let customers = app.db.customers().await?;
     let email = normalize_email(&form.email);
@@ -97,7 +110,7 @@ pub(super) async fn register(
         Some(_) => registration_problem(&form, &email),
     };
     let (Some(customer), None) = (customer, problem) else {
-        let csrf = csrf_token(&session).await?;
+        let (csrf, _) = app.cookies.form(&headers)?;
         let values = Registration {
             name: &form.name,
             email: &form.email,
@@ -137,20 +150,26 @@ pub(super) struct LoginForm {
 
 protected!(RegisterForm, LoginForm);
 
-pub(super) async fn login_form(session: Session, Query(notice): Query<Notice>) -> Page {
-    let csrf = csrf_token(&session).await?;
-    Ok(pages::login("", None, notice.text(), &csrf).into_response())
+pub(super) async fn login_form(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(notice): Query<Notice>,
+) -> Page {
+    let (csrf, set_cookie) = app.cookies.form(&headers)?;
+    let page = pages::login("", None, notice.text(), &csrf).into_response();
+    Ok(with_cookie(page, set_cookie))
 }
 
 pub(super) async fn login(
     State(app): State<AppState>,
     session: Session,
     client: Client,
-    Checked(form): Checked<LoginForm>,
+    headers: HeaderMap,
+    SignInForm(form): SignInForm<LoginForm>,
 ) -> Page {
     let email = normalize_email(&form.email);
     let now = app.now();
-    let csrf = csrf_token(&session).await?;
+    let (csrf, _) = app.cookies.form(&headers)?;
     // No account can have such an address: the generic answer, without a
     // query (so no throttle row with an unbounded key).
     if !plausible_email(&email) {
@@ -158,13 +177,21 @@ pub(super) async fn login(
         let page = pages::login(&form.email, Some(text), None, &csrf);
         return Ok(with_status(StatusCode::UNAUTHORIZED, page));
     }
+    // A browser that signed in to this account before (its device cookie
+    // says so) has an attempt budget of its own (OWASP's device cookies):
+    // strangers who lock the address do not lock it out.
+    let device = app.cookies.device(&headers, &email, now);
+    let throttled = device
+        .as_ref()
+        .map_or_else(|| email.clone(), |d| d.throttle_key(&email));
+    let trusted_device = device.is_some();
     // A place to check the password first (a full queue is a 503 that costs
     // no attempt), then the attempt counted before the password is
     // checked: simultaneous guesses cannot outrun the lock.
     let slot = app.hashing.reserve()?;
-    if let Attempt::Locked { until } = app.db.sign_in_attempt(&email, now).await? {
+    if let Attempt::Locked { until } = app.db.sign_in_attempt(&throttled, now).await? {
         tracing::info!(
-            target: AUDIT, event = "sign_in_locked", email, until,
+            target: AUDIT, event = "sign_in_locked", email, until, trusted_device,
             address = %client.address, agent = ?client.agent,
         );
         let text = format!(
@@ -184,18 +211,21 @@ pub(super) async fn login(
         .await?;
     let Some(user) = user.filter(|_| matches) else {
         tracing::info!(
-            target: AUDIT, event = "sign_in_failed", email,
+            target: AUDIT, event = "sign_in_failed", email, trusted_device,
             address = %client.address, agent = ?client.agent,
         );
         let text = "Email or password is incorrect.";
         let page = pages::login(&form.email, Some(text), None, &csrf);
         return Ok(with_status(StatusCode::UNAUTHORIZED, page));
     };
-    app.db.sign_in_succeeded(&email).await?;
+    // Forgives this browser's attempts only: a stranger's lock on the
+    // address stays.
+    app.db.sign_in_succeeded(&throttled).await?;
     tracing::info!(
-        target: AUDIT, event = "signed_in", user = %user.id,
+        target: AUDIT, event = "signed_in", user = %user.id, trusted_device,
         address = %client.address, agent = ?client.agent,
     );
+    let trust = app.cookies.trust(&headers, &email, device.as_ref(), now)?;
     // Lumen's own sign-in: a new session id (against fixation) holding the
     // user. mfa-axum reads it from there; there is nothing else to call.
     session.cycle_id().await.map_err(Broken::Session)?;
@@ -205,7 +235,10 @@ pub(super) async fn login(
         .map_err(Broken::Session)?;
     rotate_csrf(&session).await?;
     // The MFA guard on /account sends the user on: enrolment, code, or in.
-    Ok(Redirect::to("/account").into_response())
+    Ok(with_cookie(
+        Redirect::to("/account").into_response(),
+        Some(trust),
+    ))
 }
 
 pub(super) async fn logout(session: Session, Checked(_): Checked<Csrf>) -> Page {

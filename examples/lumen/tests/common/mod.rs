@@ -5,6 +5,7 @@
 
 pub mod process;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -102,6 +103,8 @@ pub async fn app_with_ttl(backend: Backend, ttl: u64) -> Option<TestApp> {
     config.enrollment_ttl = ttl;
     config.addr = "127.0.0.1:0".parse().unwrap();
     config.sealing_key = Some("42".repeat(32));
+    // In process there is no peer address; the limit has a test of its own.
+    config.rate_limit = 0;
     let clock = ManualClock::new(START);
     let lumen = Lumen::new(config.clone(), Arc::new(clock.clone()))
         .await
@@ -164,23 +167,78 @@ impl Answer {
     }
 }
 
-/// A browser stand-in: keeps the session cookie, follows nothing.
+/// A browser's cookies: every `Set-Cookie` kept, a `Max-Age=0` one removed.
+#[derive(Clone, Debug, Default)]
+pub struct Jar(pub BTreeMap<String, String>);
+
+impl Jar {
+    /// The session cookie's value.
+    pub fn session(&self) -> Option<String> {
+        self.0.get(SESSION_COOKIE).cloned()
+    }
+
+    /// Sets (or with `None` removes) the session cookie.
+    pub fn set_session(&mut self, value: Option<String>) {
+        match value {
+            Some(value) => self.0.insert(SESSION_COOKIE.to_owned(), value),
+            None => self.0.remove(SESSION_COOKIE),
+        };
+    }
+
+    /// The `Cookie` header a browser would send (all cookies: the tests
+    /// use one path).
+    pub fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// Keeps what one `Set-Cookie` header value says.
+    pub fn store(&mut self, set_cookie: &str) {
+        let pair = set_cookie.split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        if set_cookie.contains("Max-Age=0") {
+            self.0.remove(name.trim());
+        } else {
+            self.0.insert(name.trim().to_owned(), value.to_owned());
+        }
+    }
+}
+
+/// A browser stand-in: keeps its cookies, follows nothing.
 pub struct Client {
     pub router: Router,
-    pub cookie: Option<String>,
+    pub cookies: Jar,
 }
 
 impl Client {
     pub fn new(app: &TestApp) -> Self {
         Self {
             router: app.lumen.router(),
-            cookie: None,
+            cookies: Jar::default(),
         }
     }
 
+    /// Another tab of the same browser: the same app and cookies.
+    pub fn tab(&self) -> Self {
+        Self {
+            router: self.router.clone(),
+            cookies: self.cookies.clone(),
+        }
+    }
+
+    /// The session cookie's value.
+    pub fn session(&self) -> Option<String> {
+        self.cookies.session()
+    }
+
     pub async fn send(&mut self, request: http::request::Builder, body: String) -> Answer {
-        let request = match &self.cookie {
-            Some(cookie) => request.header(header::COOKIE, format!("{SESSION_COOKIE}={cookie}")),
+        let request = match self.cookies.header() {
+            Some(cookie) => request.header(header::COOKIE, cookie),
             None => request,
         };
         let response = self
@@ -192,11 +250,7 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         for value in headers.get_all(header::SET_COOKIE) {
-            let value = value.to_str().unwrap();
-            let pair = value.split(';').next().unwrap();
-            if let Some(v) = pair.strip_prefix(&format!("{SESSION_COOKIE}=")) {
-                self.cookie = (!value.contains("Max-Age=0")).then(|| v.to_owned());
-            }
+            self.cookies.store(value.to_str().unwrap());
         }
         let body = axum::body::to_bytes(response.into_body(), 1 << 22)
             .await

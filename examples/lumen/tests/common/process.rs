@@ -61,20 +61,19 @@ impl Server {
         text
     }
 
-    /// One request; `cookie` is the session cookie's value, updated from
-    /// the answer.
+    /// One request with the cookies of `cookie`, updated from the answer.
     pub fn request(
         &self,
         method: &str,
         path: &str,
-        cookie: &mut Option<String>,
+        cookie: &mut super::Jar,
         body: Option<(&str, &str)>,
     ) -> Reply {
         let host = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-        if let Some(value) = cookie {
-            head.push_str(&format!("Cookie: {}={value}\r\n", lumen::SESSION_COOKIE));
+        if let Some(value) = cookie.header() {
+            head.push_str(&format!("Cookie: {value}\r\n"));
         }
         let (content_type, text) = body.unwrap_or(("text/plain", ""));
         head.push_str(&format!(
@@ -86,12 +85,9 @@ impl Server {
         stream.read_to_string(&mut answer).unwrap();
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let prefix = format!("set-cookie: {}=", lumen::SESSION_COOKIE);
         for line in head.lines() {
-            if line.to_ascii_lowercase().starts_with(&prefix) {
-                let value = &line[prefix.len()..];
-                let value = value.split(';').next().unwrap();
-                *cookie = (!line.contains("Max-Age=0")).then(|| value.to_owned());
+            if line.to_ascii_lowercase().starts_with("set-cookie: ") {
+                cookie.store(&line["set-cookie: ".len()..]);
             }
         }
         Reply {
@@ -101,13 +97,13 @@ impl Server {
         }
     }
 
-    pub fn get(&self, path: &str, cookie: &mut Option<String>) -> Reply {
+    pub fn get(&self, path: &str, cookie: &mut super::Jar) -> Reply {
         self.request("GET", path, cookie, None)
     }
 
     /// Posts a form (fields already URL-encoded by the caller's choice of
     /// plain values).
-    pub fn form(&self, path: &str, cookie: &mut Option<String>, fields: &[(&str, &str)]) -> Reply {
+    pub fn form(&self, path: &str, cookie: &mut super::Jar, fields: &[(&str, &str)]) -> Reply {
         let text: Vec<String> = fields
             .iter()
             .map(|(k, v)| format!("{k}={}", super::urlencode(v)))
@@ -121,12 +117,12 @@ impl Server {
         )
     }
 
-    pub fn json(&self, path: &str, cookie: &mut Option<String>, body: &str) -> Reply {
+    pub fn json(&self, path: &str, cookie: &mut super::Jar, body: &str) -> Reply {
         self.request("POST", path, cookie, Some(("application/json", body)))
     }
 
     /// Signs in (fetching the form's CSRF token first).
-    pub fn sign_in(&self, cookie: &mut Option<String>, email: &str, password: &str) -> Reply {
+    pub fn sign_in(&self, cookie: &mut super::Jar, email: &str, password: &str) -> Reply {
         let csrf = csrf_of(&self.get("/login", cookie).body);
         self.form(
             "/login",

@@ -1,0 +1,291 @@
+//! Lumen's cookies besides the session: the sign-in form's CSRF cookie,
+//! which lets anonymous visitors go without a stored session, and OWASP's
+//! device cookies, which give a browser that signed in to an account a
+//! sign-in budget of its own.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use http::HeaderMap;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use tower_sessions::cookie::{Cookie, SameSite};
+use zeroize::Zeroizing;
+
+use crate::security::random_token;
+
+/// The CSRF cookie of the sign-in and registration forms (with `Secure`,
+/// the `__Host-` prefix: no subdomain can set it).
+const CSRF_COOKIE: &str = "lumen_csrf";
+const SECURE_CSRF_COOKIE: &str = "__Host-lumen_csrf";
+
+/// The device cookie: sent only to `/login`.
+pub(crate) const DEVICE_COOKIE: &str = "lumen_device";
+
+/// How long a device stays trusted after its last sign-in, in seconds.
+const DEVICE_LIFETIME: u64 = 180 * 24 * 60 * 60;
+
+/// The accounts one browser's device cookie is kept for.
+const DEVICES_KEPT: usize = 5;
+
+/// Keys for the cookies, each derived from the application key for its
+/// purpose, and whether cookies are `Secure`.
+#[derive(Clone)]
+pub(crate) struct Cookies {
+    csrf: Zeroizing<[u8; 32]>,
+    device: Zeroizing<[u8; 32]>,
+    secure: bool,
+}
+
+impl std::fmt::Debug for Cookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cookies")
+            .field("secure", &self.secure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// HMAC-SHA-256 of `parts` (each followed by a 0 byte) under `key`.
+fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    for part in parts {
+        mac.update(part);
+        mac.update(&[0]);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// A key for one purpose, derived from the application key (HMAC as a
+/// PRF): a value made with one is worth nothing as another.
+pub(crate) fn derive(key: &[u8], purpose: &str) -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(mac(key, &[b"lumen key", purpose.as_bytes()]))
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+fn equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A 32-byte random value as `random_token` makes it.
+fn well_formed(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A browser's trusted device for one account: the nonce its sign-in
+/// attempts are counted under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Device(String);
+
+impl Device {
+    /// The throttle key of this device's attempts for `email`. Sign-in
+    /// addresses hold no spaces, so no address is ever such a key.
+    pub(crate) fn throttle_key(&self, email: &str) -> String {
+        format!("device {} {email}", self.0)
+    }
+}
+
+impl Cookies {
+    /// The cookies' keys, derived from the application key.
+    pub(crate) fn new(key: &[u8], secure: bool) -> Self {
+        Self {
+            csrf: derive(key, "sign-in form csrf"),
+            device: derive(key, "device cookie"),
+            secure,
+        }
+    }
+
+    fn csrf_name(&self) -> &'static str {
+        if self.secure {
+            SECURE_CSRF_COOKIE
+        } else {
+            CSRF_COOKIE
+        }
+    }
+
+    /// The form token for a CSRF cookie value.
+    fn form_token(&self, cookie: &str) -> String {
+        URL_SAFE_NO_PAD.encode(mac(self.csrf.as_slice(), &[b"form", cookie.as_bytes()]))
+    }
+
+    /// The sign-in form's token for this browser, and the `Set-Cookie`
+    /// value to send when the browser has no CSRF cookie yet. Nothing is
+    /// stored: the token is a MAC of the cookie.
+    ///
+    /// # Errors
+    ///
+    /// The random number generator's.
+    pub(crate) fn form(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(String, Option<String>), getrandom::Error> {
+        if let Some(value) = cookie(headers, self.csrf_name()).filter(|v| well_formed(v)) {
+            return Ok((self.form_token(value), None));
+        }
+        let value = random_token()?;
+        let set = Cookie::build((self.csrf_name(), value.clone()))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(self.secure)
+            .build()
+            .to_string();
+        Ok((self.form_token(&value), Some(set)))
+    }
+
+    /// Whether `submitted` is the form token of the browser's CSRF cookie
+    /// (compared in constant time); `false` without the cookie.
+    pub(crate) fn form_matches(&self, headers: &HeaderMap, submitted: &str) -> bool {
+        cookie(headers, self.csrf_name())
+            .filter(|v| well_formed(v))
+            .is_some_and(|value| equal(&self.form_token(value), submitted))
+    }
+
+    /// One device entry: `nonce.issued.mac`, the MAC over the account's
+    /// address, the nonce and the time it was issued.
+    fn entry_mac(&self, email: &str, nonce: &str, issued: &str) -> String {
+        let tag = mac(
+            self.device.as_slice(),
+            &[email.as_bytes(), nonce.as_bytes(), issued.as_bytes()],
+        );
+        URL_SAFE_NO_PAD.encode(&tag[..16])
+    }
+
+    /// The browser's trusted device for `email`: an entry of its device
+    /// cookie made for that address, under this app's key, at most 180
+    /// days old.
+    pub(crate) fn device(&self, headers: &HeaderMap, email: &str, now: u64) -> Option<Device> {
+        let value = cookie(headers, DEVICE_COOKIE)?;
+        value.split('~').find_map(|entry| {
+            let mut parts = entry.split('.');
+            let (nonce, issued, tag) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() || !equal(&self.entry_mac(email, nonce, issued), tag) {
+                return None;
+            }
+            let issued: u64 = issued.parse().ok()?;
+            (now < issued.saturating_add(DEVICE_LIFETIME)).then(|| Device(nonce.to_owned()))
+        })
+    }
+
+    /// The `Set-Cookie` value after a successful sign-in to `email`: a new
+    /// entry for that account (replacing `used`, the entry this sign-in
+    /// came with), and the browser's entries for up to four other accounts.
+    ///
+    /// # Errors
+    ///
+    /// The random number generator's.
+    pub(crate) fn trust(
+        &self,
+        headers: &HeaderMap,
+        email: &str,
+        used: Option<&Device>,
+        now: u64,
+    ) -> Result<String, getrandom::Error> {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce)?;
+        let nonce = URL_SAFE_NO_PAD.encode(nonce);
+        let issued = now.to_string();
+        let mut entries = vec![format!(
+            "{nonce}.{issued}.{}",
+            self.entry_mac(email, &nonce, &issued)
+        )];
+        let kept = cookie(headers, DEVICE_COOKIE)
+            .unwrap_or("")
+            .split('~')
+            .filter(|entry| entry.split('.').count() == 3 && entry.len() <= 80)
+            .filter(|entry| used.is_none_or(|d| entry.split('.').next() != Some(d.0.as_str())))
+            .take(DEVICES_KEPT - 1)
+            .map(str::to_owned);
+        entries.extend(kept);
+        Ok(Cookie::build((DEVICE_COOKIE, entries.join("~")))
+            .path("/login")
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(self.secure)
+            .max_age(tower_sessions::cookie::time::Duration::days(180))
+            .build()
+            .to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cookie(set_cookie: &str) -> HeaderMap {
+        let pair = set_cookie.split(';').next().unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_str(&format!("other=1; {pair}")).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn form_tokens_belong_to_their_cookie_and_key() {
+        let cookies = Cookies::new(&[7; 32], false);
+        let (token, set) = cookies.form(&HeaderMap::new()).unwrap();
+        let set = set.unwrap();
+        assert!(set.starts_with("lumen_csrf="), "{set}");
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+        let headers = with_cookie(&set);
+        assert!(cookies.form_matches(&headers, &token));
+        // The same browser keeps its cookie and token.
+        assert_eq!(cookies.form(&headers).unwrap(), (token.clone(), None));
+        assert!(!cookies.form_matches(&HeaderMap::new(), &token));
+        assert!(!cookies.form_matches(&headers, &token[1..]));
+        assert!(!Cookies::new(&[8; 32], false).form_matches(&headers, &token));
+        let secure = Cookies::new(&[7; 32], true)
+            .form(&HeaderMap::new())
+            .unwrap();
+        assert!(secure.1.unwrap().starts_with("__Host-lumen_csrf="));
+    }
+
+    #[test]
+    fn device_entries_are_bound_to_account_key_and_age() {
+        let cookies = Cookies::new(&[7; 32], false);
+        let now = 1_800_000_000;
+        let set = cookies
+            .trust(&HeaderMap::new(), "ada@x.io", None, now)
+            .unwrap();
+        assert!(set.contains("Path=/login") && set.contains("Max-Age=15552000"));
+        let headers = with_cookie(&set);
+        let device = cookies.device(&headers, "ada@x.io", now).unwrap();
+        assert!(device.throttle_key("ada@x.io").starts_with("device "));
+        assert_eq!(cookies.device(&headers, "bob@x.io", now), None);
+        assert_eq!(
+            cookies.device(&headers, "ada@x.io", now + DEVICE_LIFETIME),
+            None
+        );
+        let other_key = Cookies::new(&[8; 32], false);
+        assert_eq!(other_key.device(&headers, "ada@x.io", now), None);
+        // Another account's sign-in keeps Ada's entry; Ada's next replaces it.
+        let both = with_cookie(&cookies.trust(&headers, "bob@x.io", None, now).unwrap());
+        assert!(cookies.device(&both, "ada@x.io", now).is_some());
+        assert!(cookies.device(&both, "bob@x.io", now).is_some());
+        let renewed = cookies
+            .trust(&both, "ada@x.io", Some(&device), now)
+            .unwrap();
+        let renewed = with_cookie(&renewed);
+        let new = cookies.device(&renewed, "ada@x.io", now).unwrap();
+        assert_ne!(new, device);
+        let value = renewed[&http::header::COOKIE].to_str().unwrap();
+        assert!(!value.contains(&device.0), "the used entry is replaced");
+        assert!(cookies.device(&renewed, "bob@x.io", now).is_some());
+    }
+}
