@@ -1,11 +1,12 @@
 //! Random sequences of flow operations (opt in, enrol, confirm, codes right,
 //! wrong, replayed or from another time, recovery codes, regenerate,
-//! disable, reset, clock jumps, arbitrary input) against the service on the
+//! replacing the app, disable, reset, clock jumps, arbitrary input) against the service on the
 //! memory store, checking after each one the flow's invariants:
 //! no time step accepted twice, no TOTP code accepted while locked (a
 //! recovery code may be: it lifts the lock), nothing counted during a timed
 //! lock, never more than the hard-lock budget of failures, a recovery code
-//! works once, the version grows by one per write, and nothing panics.
+//! works once, a replacement is confirmed only while pending and unlocked,
+//! the version grows by one per write, and nothing panics.
 #![no_main]
 
 use std::future::Future;
@@ -41,6 +42,8 @@ struct Harness {
     service: MfaService<MemoryStore, ManualClock>,
     clock: ManualClock,
     app: Option<Totp>,
+    /// The new app of a pending replacement.
+    replacement: Option<Totp>,
     recovery: Vec<String>,
     used_recovery: Vec<String>,
     last_step: Option<u64>,
@@ -64,6 +67,7 @@ impl Harness {
             service: MfaService::new(MemoryStore::new(), clock.clone(), Keyring::new(key), config),
             clock,
             app: None,
+            replacement: None,
             recovery: Vec::new(),
             used_recovery: Vec::new(),
             last_step: None,
@@ -124,7 +128,7 @@ impl Harness {
         } else {
             Policy::Required
         };
-        match op % 12 {
+        match op % 14 {
             0 => {
                 let _ = run(self.service.opt_in(USER));
             }
@@ -185,13 +189,44 @@ impl Harness {
                 if let Ok(Outcome::Accepted(())) = run(self.service.disable(USER, policy, &code)) {
                     assert_eq!(policy, Policy::Optional, "disabled although required");
                     self.app = None;
+                    self.replacement = None;
                     self.last_step = None;
                 }
             }
             10 => {
                 let _ = run(self.service.admin_reset(USER));
                 self.app = None;
+                self.replacement = None;
                 self.last_step = None;
+            }
+            12 => {
+                if let Ok(ticket) = run(self.service.begin_replacement(USER, "fuzz@example.com")) {
+                    assert_eq!(before.state, StateKind::Active, "a replacement while not active");
+                    let secret = Secret::from_base32(ticket.expose_secret()).expect("our key");
+                    self.replacement = Some(Totp::new(TotpConfig::default(), &secret));
+                }
+            }
+            13 => {
+                let at = self.clock.now().saturating_add_signed(i64::from(arg % 5) * 30 - 60);
+                let code = self
+                    .replacement
+                    .as_ref()
+                    .and_then(|app| app.generate(at).ok())
+                    .map_or_else(|| "000000".to_owned(), |c| c.as_str().to_owned());
+                if let Ok(Outcome::Accepted(verified)) =
+                    run(self.service.confirm_replacement(USER, &code))
+                {
+                    assert!(
+                        before.replacement_expires_at.is_some(),
+                        "a replacement confirmed that was not pending"
+                    );
+                    assert!(
+                        !locked_before && !before.hard_locked,
+                        "a replacement confirmed while locked"
+                    );
+                    self.app = self.replacement.take();
+                    self.last_step = Some(verified.step);
+                }
             }
             _ => {
                 let input = String::from_utf8_lossy(tail).into_owned();

@@ -27,7 +27,8 @@ use totp_core::{Secret, Totp, TotpConfig};
 
 use crate::{
     AppKey, Keyring, Login, ManualClock, MfaConfig, MfaRecord, MfaService, MfaState, Outcome,
-    RecoverySet, Saved, SealedSecret, StateKind, Store, Throttle, ThrottleConfig, TotpParams,
+    RecoverySet, Replacement, Saved, SealedSecret, StateKind, Store, Throttle, ThrottleConfig,
+    TotpParams,
 };
 
 /// Generates one `#[tokio::test]` per conformance check. The argument is an
@@ -88,6 +89,20 @@ fn active_record(version: u64) -> MfaRecord {
             },
             confirmed_at: 1_700_000_000,
             last_step: u64::MAX - 1,
+            // Every field a record can hold, so a store that loses one fails.
+            replacement: Some(Replacement {
+                secret: SealedSecret {
+                    key_id: 8,
+                    nonce: [6; 12],
+                    ciphertext: (10u8..46).collect(),
+                },
+                totp: TotpParams {
+                    algorithm: totp_core::Algorithm::Sha1,
+                    digits: totp_core::Digits::SIX,
+                    period: 30,
+                },
+                expires_at: u64::MAX,
+            }),
         },
         throttle: Throttle {
             failures: 99,

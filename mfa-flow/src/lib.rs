@@ -32,8 +32,8 @@ pub use outcome::{
     Status, Verified,
 };
 pub use record::{
-    DecodeError, MAX_RECORD_LEN, MfaRecord, MfaState, RECORD_FORMAT, RecoverySet, Throttle,
-    TotpParams,
+    DecodeError, MAX_RECORD_LEN, MfaRecord, MfaState, RECORD_FORMAT, RecoverySet, Replacement,
+    Throttle, TotpParams,
 };
 pub use recovery::{RecoveryCodeError, RecoveryCodes};
 pub use service::{AUDIT_TARGET, MfaService};

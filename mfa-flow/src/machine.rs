@@ -12,7 +12,7 @@ use crate::outcome::{
     Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
     Status, Verified,
 };
-use crate::record::{MfaRecord, MfaState, RecoverySet, Throttle, TotpParams};
+use crate::record::{MfaRecord, MfaState, RecoverySet, Replacement, Throttle, TotpParams};
 use crate::recovery::{self, RecoveryCodes};
 
 /// The result of one transition.
@@ -338,6 +338,24 @@ impl Machine {
         if matches!(record.state, MfaState::Active { .. }) {
             return Err(FlowError::AlreadyEnrolled);
         }
+        let (new, ticket) = self.new_secret(user, account, now)?;
+        let mut next = record.clone();
+        next.state = MfaState::Pending {
+            secret: new.secret,
+            totp: new.totp,
+            expires_at: new.expires_at,
+        };
+        Ok(Step::write(next, ticket, "enrollment_started"))
+    }
+
+    /// A new secret with the service's TOTP parameters, sealed, valid for
+    /// the enrolment TTL, and the ticket that shows it.
+    fn new_secret(
+        &self,
+        user: &str,
+        account: &str,
+        now: u64,
+    ) -> Result<(Replacement, EnrollmentTicket), FlowError> {
         let base = self.config.totp;
         let secret = Secret::generate_for(base.algorithm()).map_err(FlowError::Rng)?;
         let totp = TotpParams {
@@ -347,13 +365,114 @@ impl Machine {
         };
         let expires_at = now.saturating_add(self.config.enrollment_ttl);
         let ticket = self.ticket(secret.clone(), &totp, account, expires_at)?;
-        let mut next = record.clone();
-        next.state = MfaState::Pending {
+        let sealed = Replacement {
             secret: self.keys.seal(user, &secret)?,
             totp,
             expires_at,
         };
-        Ok(Step::write(next, ticket, "enrollment_started"))
+        Ok((sealed, ticket))
+    }
+
+    /// Starts setting up a new authenticator app for an active user (a
+    /// new phone, a lost one): a new pending secret beside the active one,
+    /// which keeps working until a code from the new app confirms it. A
+    /// replacement already pending is replaced.
+    pub(crate) fn begin_replacement(
+        &self,
+        user: &str,
+        account: &str,
+        record: &MfaRecord,
+        now: u64,
+    ) -> Result<Step<EnrollmentTicket>, FlowError> {
+        if !matches!(record.state, MfaState::Active { .. }) {
+            return Err(FlowError::NotEnrolled);
+        }
+        let (new, ticket) = self.new_secret(user, account, now)?;
+        let mut next = record.clone();
+        if let MfaState::Active { replacement, .. } = &mut next.state {
+            *replacement = Some(new);
+        }
+        Ok(Step::write(next, ticket, "replacement_started"))
+    }
+
+    /// The pending replacement shown again (the same secret and expiry), or
+    /// `None` when none is pending or it expired. Writes nothing.
+    pub(crate) fn resume_replacement(
+        &self,
+        user: &str,
+        account: &str,
+        record: &MfaRecord,
+        now: u64,
+    ) -> Result<Option<EnrollmentTicket>, FlowError> {
+        match &record.state {
+            MfaState::Active {
+                replacement: Some(new),
+                ..
+            } if now < new.expires_at => {
+                let secret = self.keys.open(user, &new.secret)?;
+                self.ticket(secret, &new.totp, account, new.expires_at)
+                    .map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Confirms the pending replacement with a code from the new app: the
+    /// new secret becomes the active one (the confirming step used up) and
+    /// the old one is gone; the recovery codes stay. A wrong code counts
+    /// like any failure, and the TOTP lock applies. After the TTL the
+    /// answer is [`Outcome::Expired`] and the pending secret is dropped.
+    pub(crate) fn confirm_replacement(
+        &self,
+        user: &str,
+        record: &MfaRecord,
+        code: &str,
+        now: u64,
+    ) -> Result<Step<Outcome<Verified>>, FlowError> {
+        let MfaState::Active {
+            replacement: Some(new),
+            ..
+        } = &record.state
+        else {
+            return Err(FlowError::NoPendingEnrollment);
+        };
+        if now >= new.expires_at {
+            let mut next = record.clone();
+            if let MfaState::Active { replacement, .. } = &mut next.state {
+                *replacement = None;
+            }
+            return Ok(Step::write(next, Outcome::Expired, "replacement_expired"));
+        }
+        if let Some(locked) = Self::locked(&record.throttle, now) {
+            return Ok(locked.step());
+        }
+        if self.config.throttle.hard_locked(record.throttle.failures) {
+            return Ok(Refused {
+                write: None,
+                refusal: Refusal::Locked(None),
+                event: "hard_locked",
+            }
+            .step());
+        }
+        match self.check_code(user, &new.secret, &new.totp, None, code, now)? {
+            Ok(step) => {
+                let mut next = record.clone();
+                next.state = MfaState::Active {
+                    secret: new.secret.clone(),
+                    totp: new.totp,
+                    confirmed_at: now,
+                    last_step: step,
+                    replacement: None,
+                };
+                next.throttle = Throttle::default();
+                Ok(Step::write(
+                    next,
+                    Outcome::Accepted(Verified { step }),
+                    "replacement_confirmed",
+                ))
+            }
+            Err(refusal) => Ok(self.refuse(record, refusal, now).step()),
+        }
     }
 
     /// The QR code and secret of an enrolment.
@@ -435,6 +554,7 @@ impl Machine {
                         totp: *totp,
                         confirmed_at: now,
                         last_step: step,
+                        replacement: None,
                     },
                     throttle: Throttle::default(),
                     recovery: Some(set),
@@ -493,9 +613,10 @@ impl Machine {
         code: &str,
         now: u64,
     ) -> Result<Step<Outcome<RecoveryCodes>>, FlowError> {
-        // Only a current TOTP code may replace the codes.
+        // A current TOTP code, or an unused recovery code (a user without
+        // the phone), which is retired with the rest.
         Ok(
-            match self.check_credential(user, record, code, Accept::Code, now)? {
+            match self.check_credential(user, record, code, Accept::Either, now)? {
                 Ok((_, mut next)) => {
                     let (codes, set) = self.issue_recovery()?;
                     next.recovery = Some(set);
@@ -558,10 +679,18 @@ impl Machine {
             MfaState::Pending { expires_at, .. } => (StateKind::Pending, None, Some(*expires_at)),
             MfaState::Active { confirmed_at, .. } => (StateKind::Active, Some(*confirmed_at), None),
         };
+        let replacement_expires_at = match &record.state {
+            MfaState::Active {
+                replacement: Some(new),
+                ..
+            } => Some(new.expires_at).filter(|at| now < *at),
+            _ => None,
+        };
         Status {
             state,
             confirmed_at,
             pending_expires_at,
+            replacement_expires_at,
             recovery_codes_left: record.recovery.as_ref().map_or(0, |r| r.hashes.len()),
             failures: record.throttle.failures,
             locked_until: record.throttle.locked_until.filter(|u| now < *u),
@@ -573,12 +702,21 @@ impl Machine {
     /// written, so key rotation completes as users log in.
     pub(crate) fn reseal(&self, user: &str, record: &mut MfaRecord) -> Result<(), FlowError> {
         let current = self.keys.current_id();
-        let sealed = match &mut record.state {
-            MfaState::Pending { secret, .. } | MfaState::Active { secret, .. } => secret,
+        let sealed: Vec<&mut SealedSecret> = match &mut record.state {
+            MfaState::Pending { secret, .. } => vec![secret],
+            MfaState::Active {
+                secret,
+                replacement,
+                ..
+            } => std::iter::once(secret)
+                .chain(replacement.as_mut().map(|r| &mut r.secret))
+                .collect(),
             MfaState::Disabled | MfaState::Requested => return Ok(()),
         };
-        if sealed.key_id != current {
-            *sealed = self.keys.seal(user, &self.keys.open(user, sealed)?)?;
+        for sealed in sealed {
+            if sealed.key_id != current {
+                *sealed = self.keys.seal(user, &self.keys.open(user, sealed)?)?;
+            }
         }
         Ok(())
     }

@@ -205,6 +205,10 @@ pub struct Status {
     pub confirmed_at: Option<u64>,
     /// When a pending enrolment expires.
     pub pending_expires_at: Option<u64>,
+    /// When the new authenticator app being set up (an active user's
+    /// replacement, not yet confirmed) stops being confirmable; `None` when
+    /// none is pending.
+    pub replacement_expires_at: Option<u64>,
     /// Unused recovery codes.
     pub recovery_codes_left: usize,
     /// Consecutive failures.

@@ -15,7 +15,12 @@
 //!     "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<ciphertext, then 16-byte tag>" },
 //!     "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
 //!     "confirmed_at": 1700000000,
-//!     "last_step": 56666666
+//!     "last_step": 56666666,
+//!     "replacement": {
+//!       "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<…>" },
+//!       "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
+//!       "expires_at": 1700000180
+//!     }
 //!   },
 //!   "throttle": { "failures": 0, "locked_until": null },
 //!   "recovery": { "key": 2, "hashes": ["<32 bytes>", "..."] }
@@ -23,7 +28,9 @@
 //! ```
 //!
 //! `state.kind` is `disabled`, `requested`, `pending` (with `secret`, `totp`
-//! and `expires_at`) or `active` (as above). Times are Unix seconds.
+//! and `expires_at`) or `active` (as above; `replacement`, a new app's
+//! secret waiting for its first code, only while one is pending, absent
+//! otherwise). Times are Unix seconds.
 //! `recovery` is `null` when no codes are issued; `hashes` holds the unused
 //! codes' HMAC-SHA-256 values under the recovery key derived from `key`.
 
@@ -80,7 +87,22 @@ pub enum MfaState {
         confirmed_at: u64,
         /// The last accepted time step; only later steps are accepted.
         last_step: u64,
+        /// A new authenticator app being set up: it replaces this secret
+        /// when a code from it confirms it; until then this one works.
+        replacement: Option<Replacement>,
     },
+}
+
+/// A new authenticator app's secret, shown (QR code) and waiting for its
+/// first code, while the active one keeps working.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    /// The sealed new secret.
+    pub secret: SealedSecret,
+    /// Its TOTP parameters.
+    pub totp: TotpParams,
+    /// When it stops being confirmable.
+    pub expires_at: u64,
 }
 
 /// Consecutive failures and the lock they caused; shared by TOTP and
@@ -212,6 +234,18 @@ struct StoredState<'a> {
     confirmed_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_step: Option<u64>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    replacement: Option<StoredReplacement<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredReplacement<'a> {
+    #[serde(borrow)]
+    secret: StoredSecret<'a>,
+    #[serde(borrow)]
+    totp: StoredTotp<'a>,
+    expires_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -277,6 +311,7 @@ impl From<&MfaRecord> for Stored<'static> {
             expires_at: None,
             confirmed_at: None,
             last_step: None,
+            replacement: None,
         };
         let state = match &r.state {
             MfaState::Disabled => empty(Kind::Disabled),
@@ -296,11 +331,17 @@ impl From<&MfaRecord> for Stored<'static> {
                 totp,
                 confirmed_at,
                 last_step,
+                replacement,
             } => StoredState {
                 secret: Some(secret.into()),
                 totp: Some(totp.into()),
                 confirmed_at: Some(*confirmed_at),
                 last_step: Some(*last_step),
+                replacement: replacement.as_ref().map(|r| StoredReplacement {
+                    secret: (&r.secret).into(),
+                    totp: (&r.totp).into(),
+                    expires_at: r.expires_at,
+                }),
                 ..empty(Kind::Active)
             },
         };
@@ -384,7 +425,8 @@ impl StoredState<'_> {
             && self.totp.is_none()
             && self.expires_at.is_none()
             && self.confirmed_at.is_none()
-            && self.last_step.is_none();
+            && self.last_step.is_none()
+            && self.replacement.is_none();
         let sealed = |secret: Option<StoredSecret<'_>>| {
             secret
                 .ok_or(DecodeError::InvalidField("secret"))?
@@ -399,7 +441,11 @@ impl StoredState<'_> {
             }
             Kind::Disabled => MfaState::Disabled,
             Kind::Requested => MfaState::Requested,
-            Kind::Pending if self.confirmed_at.is_some() || self.last_step.is_some() => {
+            Kind::Pending
+                if self.confirmed_at.is_some()
+                    || self.last_step.is_some()
+                    || self.replacement.is_some() =>
+            {
                 return Err(DecodeError::InvalidField("state"));
             }
             Kind::Pending => MfaState::Pending {
@@ -415,6 +461,14 @@ impl StoredState<'_> {
                 totp: params(self.totp)?,
                 confirmed_at: need(self.confirmed_at, "confirmed_at")?,
                 last_step: need(self.last_step, "last_step")?,
+                replacement: match self.replacement {
+                    None => None,
+                    Some(r) => Some(Replacement {
+                        secret: r.secret.into_sealed()?,
+                        totp: r.totp.into_params()?,
+                        expires_at: r.expires_at,
+                    }),
+                },
             },
         })
     }
@@ -468,6 +522,7 @@ mod tests {
                 },
                 confirmed_at: 1_700_000_000,
                 last_step: 28_333_333,
+                replacement: None,
             },
             throttle: Throttle {
                 failures: 3,
@@ -481,11 +536,48 @@ mod tests {
         }
     }
 
+    fn replacing() -> MfaRecord {
+        let mut record = active();
+        if let MfaState::Active { replacement, .. } = &mut record.state {
+            *replacement = Some(Replacement {
+                secret: SealedSecret {
+                    key_id: 3,
+                    nonce: [5; 12],
+                    ciphertext: vec![2; 36],
+                },
+                totp: TotpParams {
+                    algorithm: Algorithm::Sha1,
+                    digits: Digits::SIX,
+                    period: 30,
+                },
+                expires_at: 1_700_000_180,
+            });
+        }
+        record
+    }
+
     #[test]
     fn round_trips() {
-        for record in [MfaRecord::default(), active()] {
+        for record in [MfaRecord::default(), active(), replacing()] {
             assert_eq!(MfaRecord::from_bytes(&record.to_bytes()).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn a_replacement_is_stored_only_while_pending_and_only_when_active() {
+        let json: serde_json::Value = serde_json::from_slice(&active().to_bytes()).unwrap();
+        assert!(json["state"].get("replacement").is_none());
+        let text = String::from_utf8(replacing().to_bytes()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["state"]["replacement"]["expires_at"], 1_700_000_180);
+        assert_eq!(json["state"]["replacement"]["secret"]["key"], 3);
+        let pending = text.replace("\"kind\":\"active\"", "\"kind\":\"pending\"");
+        assert!(MfaRecord::from_bytes(pending.as_bytes()).is_err());
+        let broken = text.replace("\"key\":3", "\"key\":3,\"extra\":1");
+        assert!(matches!(
+            MfaRecord::from_bytes(broken.as_bytes()),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]

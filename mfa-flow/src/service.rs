@@ -3,7 +3,7 @@ use crate::config::MfaConfig;
 use crate::error::{FlowError, MfaError};
 use crate::keys::Keyring;
 use crate::machine::{Accept, Login, Machine, Step};
-use crate::outcome::{Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status};
+use crate::outcome::{Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status, Verified};
 use crate::record::MfaRecord;
 use crate::recovery::RecoveryCodes;
 use crate::store::{Saved, Store};
@@ -196,6 +196,67 @@ impl<S: Store, C: Clock> MfaService<S, C> {
             .resume_enrollment(user, account, &record, self.clock.now())?)
     }
 
+    /// Starts setting up a new authenticator app for an active user (a new
+    /// phone, or a lost one after a recovery-code sign-in): a new secret,
+    /// pending for the enrolment TTL beside the active one, which keeps
+    /// working until [`confirm_replacement`](Self::confirm_replacement).
+    /// A replacement already pending is replaced. Who may start one is the
+    /// caller's decision (mfa-axum asks for a recent MFA verification).
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NotEnrolled`] unless the user is active;
+    /// [`FlowError::InvalidAccountName`]; store errors.
+    pub async fn begin_replacement(
+        &self,
+        user: &str,
+        account: &str,
+    ) -> Result<EnrollmentTicket, MfaError<S::Error>> {
+        self.run(user, "begin_replacement", |m, record, now| {
+            m.begin_replacement(user, account, record, now)
+        })
+        .await
+    }
+
+    /// The pending replacement shown again (the same QR code and expiry),
+    /// or `None` when none is pending or it expired. Writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] if the
+    /// sealed secret does not open or `account` is not a valid account name.
+    pub async fn resume_replacement(
+        &self,
+        user: &str,
+        account: &str,
+    ) -> Result<Option<EnrollmentTicket>, MfaError<S::Error>> {
+        let record = self.load(user).await?;
+        Ok(self
+            .machine
+            .resume_replacement(user, account, &record, self.clock.now())?)
+    }
+
+    /// Confirms the pending replacement with a code from the new app: it
+    /// becomes the user's authenticator (its confirming step used up), the
+    /// old secret is gone, the recovery codes stay. A wrong code counts
+    /// like a login failure; after the TTL the answer is
+    /// [`Outcome::Expired`] and the pending secret is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::NoPendingEnrollment`] when no replacement is pending;
+    /// store and key errors.
+    pub async fn confirm_replacement(
+        &self,
+        user: &str,
+        code: &str,
+    ) -> Result<Outcome<Verified>, MfaError<S::Error>> {
+        self.run(user, "confirm_replacement", |m, record, now| {
+            m.confirm_replacement(user, record, code, now)
+        })
+        .await
+    }
+
     /// Confirms enrolment with the first code from the app. On success the
     /// user is active and gets their recovery codes, this once; the
     /// confirming code's step is used up. After the TTL the answer is
@@ -274,8 +335,9 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         .await
     }
 
-    /// Replaces the recovery codes; needs a current TOTP code, which is used
-    /// up like a login.
+    /// Replaces the recovery codes; needs a current TOTP code (used up like
+    /// a login) or an unused recovery code (retired with the others), so a
+    /// user who signed in with a recovery code can get a fresh set.
     ///
     /// # Errors
     ///

@@ -380,13 +380,193 @@ async fn recovery_codes_are_single_use_and_regenerable() {
     );
     let first = fresh.expose().next().unwrap().to_owned();
     assert!(logs_in(&service, &first).await);
-    assert!(matches!(
+    // A recovery code regenerates too (a user without the phone), and is
+    // used up with the rest.
+    let second = fresh.expose().nth(1).unwrap().to_owned();
+    let Outcome::Accepted(again) = service
+        .regenerate_recovery_codes(USER, &second)
+        .await
+        .unwrap()
+    else {
+        panic!("a recovery code regenerates");
+    };
+    assert_eq!(again.len(), 10);
+    assert_eq!(
+        service.login(USER, &second).await.unwrap(),
+        Outcome::Invalid
+    );
+    assert!(
+        matches!(
+            service
+                .regenerate_recovery_codes(USER, &codes[1])
+                .await
+                .unwrap(),
+            Outcome::Invalid
+        ),
+        "a retired code regenerates nothing"
+    );
+}
+
+/// Starts replacing the authenticator app; returns the new app.
+async fn begin_replacement(service: &Service) -> (Totp, String) {
+    let ticket = service
+        .begin_replacement(USER, "ada@example.com")
+        .await
+        .unwrap();
+    assert!(ticket.qr_svg().starts_with("<svg"));
+    let secret = ticket.expose_secret().to_owned();
+    let app = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(&secret).unwrap(),
+    );
+    (app, secret)
+}
+
+/// A new authenticator app replaces the old one only when a code from the
+/// new one confirms it: until then the old one keeps working; after, it is
+/// gone, and the recovery codes stay as they were.
+#[tokio::test]
+async fn an_authenticator_is_replaced_only_when_the_new_one_is_confirmed() {
+    let (service, clock) = setup();
+    let (old, codes) = enrolled(&service, &clock).await;
+    let (new, secret) = begin_replacement(&service).await;
+    let status = service.status(USER).await.unwrap();
+    assert_eq!(status.state, StateKind::Active);
+    assert_eq!(status.replacement_expires_at, Some(clock.now() + 180));
+    // Shown again unchanged (a reload), without a write.
+    let resumed = service
+        .resume_replacement(USER, "ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resumed.expose_secret(), secret);
+    // The old app still signs in while the new one waits.
+    assert!(logs_in(&service, &code(&old, &clock)).await);
+    clock.advance(30);
+    // The old app's code does not confirm the new one, and counts.
+    assert_eq!(
         service
-            .regenerate_recovery_codes(USER, &codes[1])
+            .confirm_replacement(USER, &code(&old, &clock))
             .await
             .unwrap(),
-        Outcome::Malformed(_)
+        Outcome::Invalid
+    );
+    assert_eq!(service.status(USER).await.unwrap().failures, 1);
+    let confirming = code(&new, &clock);
+    assert!(
+        service
+            .confirm_replacement(USER, &confirming)
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    let status = service.status(USER).await.unwrap();
+    assert_eq!(status.replacement_expires_at, None);
+    assert_eq!(status.failures, 0);
+    assert_eq!(status.recovery_codes_left, 10);
+    // The confirming code is used up; the old app is gone.
+    assert_eq!(
+        service.login(USER, &confirming).await.unwrap(),
+        Outcome::Replayed
+    );
+    clock.advance(30);
+    assert_eq!(
+        service.login(USER, &code(&old, &clock)).await.unwrap(),
+        Outcome::Invalid
+    );
+    assert!(logs_in(&service, &code(&new, &clock)).await);
+    assert!(logs_in(&service, &codes[0]).await);
+    // Nothing is pending any more.
+    assert!(matches!(
+        service.confirm_replacement(USER, &code(&new, &clock)).await,
+        Err(MfaError::Flow(FlowError::NoPendingEnrollment))
     ));
+}
+
+/// A replacement needs an active user, lapses after the TTL (the old app
+/// unchanged), and a second one started replaces the first.
+#[tokio::test]
+async fn a_replacement_needs_an_active_user_and_expires() {
+    let (service, clock) = setup();
+    assert!(matches!(
+        service.begin_replacement(USER, "ada@example.com").await,
+        Err(MfaError::Flow(FlowError::NotEnrolled))
+    ));
+    let (old, _) = enrolled(&service, &clock).await;
+    let (first, first_secret) = begin_replacement(&service).await;
+    let (second, second_secret) = begin_replacement(&service).await;
+    assert_ne!(first_secret, second_secret);
+    assert_eq!(
+        service
+            .confirm_replacement(USER, &code(&first, &clock))
+            .await
+            .unwrap(),
+        Outcome::Invalid,
+        "the first was replaced"
+    );
+    clock.advance(181);
+    assert!(
+        service
+            .resume_replacement(USER, "ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        service
+            .confirm_replacement(USER, &code(&second, &clock))
+            .await
+            .unwrap(),
+        Outcome::Expired
+    );
+    assert_eq!(
+        service.status(USER).await.unwrap().replacement_expires_at,
+        None
+    );
+    assert_eq!(service.status(USER).await.unwrap().state, StateKind::Active);
+    assert!(logs_in(&service, &code(&old, &clock)).await);
+}
+
+/// A stored record with a pending replacement reads back the same, and a
+/// key rotation re-seals both secrets at the next write.
+#[tokio::test]
+async fn a_pending_replacement_is_stored_and_resealed() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(START);
+    let service = service_with(&store, &clock, &[1]);
+    let (old, _) = enrolled(&service, &clock).await;
+    let (new, _) = begin_replacement(&service).await;
+    let record = store.load(USER).await.unwrap().unwrap();
+    let bytes = record.to_bytes();
+    assert_eq!(mfa_flow::MfaRecord::from_bytes(&bytes).unwrap(), record);
+    // Rotate to key 2; a login writes the record, re-sealing both secrets.
+    let rotated = service_with(&store, &clock, &[2, 1]);
+    assert!(
+        rotated
+            .login(USER, &code(&old, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    let record = store.load(USER).await.unwrap().unwrap();
+    let MfaState::Active {
+        secret,
+        replacement: Some(replacement),
+        ..
+    } = &record.state
+    else {
+        panic!("active with a replacement: {record:?}");
+    };
+    assert_eq!(secret.key_id(), 2);
+    assert_eq!(replacement.secret.key_id(), 2);
+    clock.advance(30);
+    assert!(
+        rotated
+            .confirm_replacement(USER, &code(&new, &clock))
+            .await
+            .unwrap()
+            .is_accepted()
+    );
 }
 
 #[tokio::test]
