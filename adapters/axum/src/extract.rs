@@ -5,7 +5,7 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::request::Parts;
 use http::{HeaderMap, header};
-use mfa_flow::{Enrolled, Login, Outcome, RecoveryCodes, Status};
+use mfa_flow::{Enrolled, Login, Outcome, RecoveryCodes, Status, Verified};
 use tower_sessions::Session;
 
 use crate::decision::{Need, decide};
@@ -19,6 +19,14 @@ use crate::values::{CodeKind, Enrollment};
 /// The session key holding the fingerprint of the enrolment this session
 /// showed.
 const ENROLLMENT_KEY: &str = "mfa.enrollment";
+
+/// The session key holding the fingerprint of the replacement app this
+/// session showed.
+const REPLACEMENT_KEY: &str = "mfa.replacement";
+
+/// How recent the session's MFA verification must be to set up a new
+/// authenticator app, in seconds ("sudo mode").
+pub const REPLACEMENT_WINDOW: u64 = 10 * 60;
 
 /// What the guard leaves in the request extensions for the extractors, so
 /// the session is bound once per request.
@@ -157,6 +165,50 @@ impl MfaSession {
         Ok(outcome)
     }
 
+    /// The new authenticator app to set up for an enrolled user (a new
+    /// phone, or a lost one after a recovery-code sign-in): the pending
+    /// replacement again if this session showed it, or a new one. The old
+    /// app keeps working until [`confirm_replacement`](Self::confirm_replacement).
+    /// It needs a session at [`Level::Mfa`] whose code (or recovery code)
+    /// was verified within [`REPLACEMENT_WINDOW`]; otherwise verify again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MfaRequired`] without a recent verification;
+    /// [`Error::NotEnrolled`]; [`Error::InvalidAccountName`]; store errors.
+    pub async fn replacement(&self) -> Result<Enrollment, Error> {
+        self.recently_verified()?;
+        let session = &self.bound.session;
+        let shown: Option<String> = session.get(REPLACEMENT_KEY).await?;
+        let (enrollment, print) = self.mfa.0.replacement(self.user(), shown.clone()).await?;
+        if shown.as_deref() != Some(print.as_str()) {
+            session.insert(REPLACEMENT_KEY, print).await?;
+        }
+        Ok(enrollment)
+    }
+
+    /// Confirms the pending replacement with a code from the new app (only
+    /// this session was shown it: [`replacement`](Self::replacement)
+    /// replaces one another session started): it becomes the user's authenticator and the old one stops
+    /// working; the recovery codes stay. When it is accepted the session is
+    /// raised again (new id, verified now). Needs a recent verification, as
+    /// [`replacement`](Self::replacement) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MfaRequired`] without a recent verification;
+    /// [`Error::NoPendingEnrollment`] when no replacement is pending; store
+    /// and session errors.
+    pub async fn confirm_replacement(&mut self, code: &str) -> Result<Outcome<Verified>, Error> {
+        self.recently_verified()?;
+        let outcome = self.mfa.0.confirm_replacement(self.user(), code).await?;
+        if outcome.is_accepted() {
+            self.bound.session.remove::<String>(REPLACEMENT_KEY).await?;
+            self.raise().await?;
+        }
+        Ok(outcome)
+    }
+
     /// Checks a code of the `kind` the user chose. When it is accepted the
     /// session is raised to [`Level::Mfa`] with a new id.
     ///
@@ -208,6 +260,19 @@ impl MfaSession {
     pub async fn disable(&self, code: &str) -> Result<Outcome<()>, Error> {
         self.passed_mfa()?;
         self.mfa.0.disable(self.user(), code).await
+    }
+
+    /// A session at [`Level::Mfa`] verified within [`REPLACEMENT_WINDOW`].
+    fn recently_verified(&self) -> Result<(), Error> {
+        let assurance = &self.bound.assurance;
+        let recent = assurance
+            .verified_at
+            .is_some_and(|at| self.now().saturating_sub(at) <= REPLACEMENT_WINDOW);
+        if assurance.level == Level::Mfa && recent {
+            Ok(())
+        } else {
+            Err(Error::MfaRequired)
+        }
     }
 
     fn passed_mfa(&self) -> Result<(), Error> {

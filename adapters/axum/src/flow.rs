@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::Extensions;
 use mfa_flow::{
     Clock, Enrolled, EnrollmentTicket, Login, MfaService, Outcome, Policy, RecoveryCodes,
-    Requirement, Status, Store,
+    Requirement, Status, Store, Verified,
 };
 use sha2::{Digest, Sha256};
 use tower_sessions::Session;
@@ -79,6 +79,19 @@ pub(crate) trait Flow: Send + Sync {
         user: &'a UserId,
         code: &'a str,
     ) -> BoxFuture<'a, Result<Outcome<Enrolled>, Error>>;
+    /// The replacement of an active user's app to show: the pending one
+    /// again when `shown` is its fingerprint, else a new one; with the
+    /// fingerprint of what it returns.
+    fn replacement<'a>(
+        &'a self,
+        user: &'a UserId,
+        shown: Option<String>,
+    ) -> BoxFuture<'a, Result<(Enrollment, String), Error>>;
+    fn confirm_replacement<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<Verified>, Error>>;
     fn verify<'a>(
         &'a self,
         user: &'a UserId,
@@ -128,6 +141,13 @@ where
         .map(|assurance| Bound { session, assurance }))
 }
 
+/// Which new secret a page shows: a first enrolment's, or a replacement's.
+#[derive(Clone, Copy)]
+enum New {
+    Enrollment,
+    Replacement,
+}
+
 impl<St, C, P, I> Parts<St, C, P, I>
 where
     St: Store + 'static,
@@ -135,6 +155,48 @@ where
     P: UserPolicy,
     I: Identity,
 {
+    /// The pending secret of `new`'s kind again when `shown` is the
+    /// fingerprint of its QR code (this session showed it), else a new one
+    /// (none pending, or one another session started: nobody else has seen
+    /// the QR code this user scans); with its fingerprint.
+    async fn shown_or_new(
+        &self,
+        user: &UserId,
+        shown: Option<String>,
+        new: New,
+    ) -> Result<(Enrollment, String), Error> {
+        let account = self.policy.account_name(user).await;
+        let (service, id) = (&self.service, user.as_str());
+        let resumed = match new {
+            New::Enrollment => service.resume_enrollment(id, &account).await,
+            New::Replacement => service.resume_replacement(id, &account).await,
+        }
+        .map_err(Error::from_flow)?
+        .map(|ticket| {
+            let print = fingerprint(&ticket);
+            (ticket, print)
+        });
+        let (ticket, print) = match resumed {
+            Some((ticket, print)) if shown.as_deref() == Some(print.as_str()) => (ticket, print),
+            _ => {
+                let ticket = match new {
+                    New::Enrollment => service.begin_enrollment(id, &account).await,
+                    New::Replacement => service.begin_replacement(id, &account).await,
+                }
+                .map_err(Error::from_flow)?;
+                let print = fingerprint(&ticket);
+                (ticket, print)
+            }
+        };
+        let enrollment = Enrollment {
+            expires_in: ticket.expires_at().saturating_sub(service.now()),
+            ticket,
+            account,
+            issuer: service.config().issuer().to_owned(),
+        };
+        Ok((enrollment, print))
+    }
+
     async fn requirement_of(&self, user: &UserId) -> Result<Requirement, Error> {
         let policy = self.policy.policy(user).await;
         self.service
@@ -220,40 +282,27 @@ where
         user: &'a UserId,
         shown: Option<String>,
     ) -> BoxFuture<'a, Result<(Enrollment, String), Error>> {
+        Box::pin(self.shown_or_new(user, shown, New::Enrollment))
+    }
+
+    fn replacement<'a>(
+        &'a self,
+        user: &'a UserId,
+        shown: Option<String>,
+    ) -> BoxFuture<'a, Result<(Enrollment, String), Error>> {
+        Box::pin(self.shown_or_new(user, shown, New::Replacement))
+    }
+
+    fn confirm_replacement<'a>(
+        &'a self,
+        user: &'a UserId,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Outcome<Verified>, Error>> {
         Box::pin(async move {
-            let account = self.policy.account_name(user).await;
-            let service = &self.service;
-            let resumed = service
-                .resume_enrollment(user.as_str(), &account)
+            self.service
+                .confirm_replacement(user.as_str(), code)
                 .await
-                .map_err(Error::from_flow)?
-                .map(|ticket| {
-                    let print = fingerprint(&ticket);
-                    (ticket, print)
-                });
-            let (ticket, print) = match resumed {
-                Some((ticket, print)) if shown.as_deref() == Some(print.as_str()) => {
-                    (ticket, print)
-                }
-                // None pending, or one another session started: a new
-                // secret, so nobody else has seen the QR code this user
-                // scans.
-                _ => {
-                    let ticket = service
-                        .begin_enrollment(user.as_str(), &account)
-                        .await
-                        .map_err(Error::from_flow)?;
-                    let print = fingerprint(&ticket);
-                    (ticket, print)
-                }
-            };
-            let enrollment = Enrollment {
-                expires_in: ticket.expires_at().saturating_sub(service.now()),
-                ticket,
-                account,
-                issuer: service.config().issuer().to_owned(),
-            };
-            Ok((enrollment, print))
+                .map_err(Error::from_flow)
         })
     }
 
@@ -280,6 +329,7 @@ where
             let user = user.as_str();
             match kind {
                 CodeKind::Recovery => self.service.use_recovery_code(user, code).await,
+                CodeKind::Any => self.service.login(user, code).await,
                 _ => self.service.verify_code(user, code).await,
             }
             .map_err(Error::from_flow)

@@ -24,7 +24,7 @@ mod values;
 pub use crate::axum_login::{AuthLayerMissing, AuthSessionIdentity};
 pub use decision::{Need, decide};
 pub use error::{Error, refusal_status};
-pub use extract::{MfaRejection, MfaSession};
+pub use extract::{MfaRejection, MfaSession, REPLACEMENT_WINDOW};
 pub use guard::{MfaGuard, MfaLayer, ResponseFuture};
 pub use identity::{Identity, SessionIdentity, SessionIdentityError, UserId};
 pub use lifetime::{SessionLifetime, SessionLifetimeLayer};

@@ -12,7 +12,7 @@ use crate::extract::MfaSession;
 use crate::json::accepted;
 use crate::mfa::Mfa;
 use crate::session::Level;
-use crate::values::CodeKind;
+use crate::values::{CodeKind, Enrollment};
 
 /// Request bodies larger than this are refused (`413`).
 pub const MAX_BODY: usize = 4096;
@@ -27,7 +27,9 @@ struct CodeBody {
 ///
 /// `GET /status`, `POST /enrollment`, `POST /enrollment/confirm`,
 /// `POST /challenge`, `POST /recovery`, `POST /recovery-codes`,
-/// `POST /disable`.
+/// `POST /disable`, and `POST /replacement`, `POST /replacement/confirm`
+/// (a new authenticator app for an enrolled user, with a verification
+/// within [`REPLACEMENT_WINDOW`](crate::REPLACEMENT_WINDOW)).
 ///
 /// Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}` to start an
 /// enrolment) with `Content-Type: application/json`, so a plain HTML form
@@ -43,6 +45,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(mfa: &Mfa) -> Router<S> {
         .route("/recovery", post(recovery))
         .route("/recovery-codes", post(regenerate))
         .route("/disable", post(disable))
+        .route("/replacement", post(begin_replacement))
+        .route("/replacement/confirm", post(confirm_replacement))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(mfa.clone())
 }
@@ -77,6 +81,7 @@ async fn status(mfa: MfaSession) -> Result<Response, Response> {
             "enrolled": s.state == StateKind::Active,
             "confirmed_at": s.confirmed_at,
             "recovery_codes_left": s.recovery_codes_left,
+            "replacement_expires_at": s.replacement_expires_at,
             "locked_until": s.locked_until,
             "hard_locked": s.hard_locked,
         })
@@ -97,15 +102,40 @@ async fn begin(
         .enrollment()
         .await
         .map_err(IntoResponse::into_response)?;
+    Ok(ticket_json(&enrollment))
+}
+
+async fn begin_replacement(
+    mfa: MfaSession,
+    Json(_): Json<serde::de::IgnoredAny>,
+) -> Result<Response, Response> {
+    let replacement = mfa
+        .replacement()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(ticket_json(&replacement))
+}
+
+async fn confirm_replacement(
+    mut mfa: MfaSession,
+    Json(body): Json<CodeBody>,
+) -> Result<Response, Response> {
+    let now = mfa.now();
+    accepted(mfa.confirm_replacement(&body.code).await, now)?;
+    Ok(Json(serde_json::json!({ "status": "replaced" })).into_response())
+}
+
+/// A new secret's QR code, key and expiry.
+fn ticket_json(enrollment: &Enrollment) -> Response {
     let ticket = &enrollment.ticket;
-    Ok(Json(serde_json::json!({
+    Json(serde_json::json!({
         "otpauth_uri": ticket.expose_uri(),
         "secret": ticket.expose_secret(),
         "qr_svg": ticket.qr_svg(),
         "expires_at": ticket.expires_at(),
         "expires_in": enrollment.expires_in,
     }))
-    .into_response())
+    .into_response()
 }
 
 async fn confirm(mut mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {

@@ -10,6 +10,9 @@ pub enum CodeKind {
     Totp,
     /// A single-use recovery code.
     Recovery,
+    /// Either, told apart by length (a field that takes both, such as a
+    /// "confirm it's you" prompt).
+    Any,
 }
 
 /// An enrolment to show: the pending one again (same QR code, same expiry)

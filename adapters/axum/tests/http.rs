@@ -634,3 +634,96 @@ async fn step_up_routes_follow_the_policy_for_users_without_mfa() {
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.headers[header::LOCATION], "/mfa/enroll");
 }
+
+/// A user who lost the phone signs in with a recovery code and sets up a
+/// new authenticator app: the old one works until a code from the new one
+/// confirms it, then stops. Setting one up needs a recent verification; a
+/// recovery code regenerates the codes too.
+#[tokio::test]
+async fn a_lost_authenticator_is_replaced_after_a_recovery_code_sign_in() {
+    let (app, records, clock) = app(Policy::Required);
+    let mut owner = Client::new(&app);
+    owner.sign_in("ada").await;
+    let (old, codes) = enrol(&mut owner, &clock).await;
+
+    let mut phoneless = Client::new(&app);
+    phoneless.sign_in("ada").await;
+    let early = phoneless.post_json("/mfa/api/replacement", json!({})).await;
+    assert_eq!(early.status, StatusCode::UNAUTHORIZED, "{}", early.body);
+    assert_eq!(early.body, json!({ "error": "mfa_required" }));
+    let recovered = phoneless
+        .post_json("/mfa/api/recovery", json!({ "code": codes[0] }))
+        .await;
+    assert_eq!(recovered.status, StatusCode::OK);
+    let started = phoneless.post_json("/mfa/api/replacement", json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    assert_eq!(started.body["expires_in"], 180);
+    let secret = started.body["secret"].as_str().unwrap().to_owned();
+    let again = phoneless.post_json("/mfa/api/replacement", json!({})).await;
+    assert_eq!(again.body["secret"].as_str().unwrap(), secret, "a reload");
+    let status = phoneless.api_get("/mfa/api/status").await;
+    assert_eq!(status.body["replacement_expires_at"], START + 30 + 180);
+    let new = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(&secret).unwrap(),
+    );
+
+    // The old app still signs in elsewhere meanwhile.
+    let mut laptop = Client::new(&app);
+    laptop.sign_in("ada").await;
+    let code = old.generate(clock.now()).unwrap();
+    let passed = laptop
+        .post_json("/mfa/api/challenge", json!({ "code": code.as_str() }))
+        .await;
+    assert_eq!(passed.status, StatusCode::OK);
+
+    // Its code does not confirm the new app; the new app's does.
+    clock.advance(30);
+    let code = old.generate(clock.now()).unwrap();
+    let wrong = phoneless
+        .post_json(
+            "/mfa/api/replacement/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let code = new.generate(clock.now()).unwrap();
+    let replaced = phoneless
+        .post_json(
+            "/mfa/api/replacement/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    assert_eq!(replaced.body, json!({ "status": "replaced" }));
+    assert_eq!(records.status("ada").await.recovery_codes_left, 9);
+
+    // From now on the old app is refused and the new one signs in.
+    clock.advance(30);
+    let mut next = Client::new(&app);
+    next.sign_in("ada").await;
+    let code = old.generate(clock.now()).unwrap();
+    let refused = next
+        .post_json("/mfa/api/challenge", json!({ "code": code.as_str() }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let code = new.generate(clock.now()).unwrap();
+    let passed = next
+        .post_json("/mfa/api/challenge", json!({ "code": code.as_str() }))
+        .await;
+    assert_eq!(passed.status, StatusCode::OK);
+
+    // A recovery code regenerates the codes at level 2.
+    let fresh = phoneless
+        .post_json("/mfa/api/recovery-codes", json!({ "code": codes[1] }))
+        .await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+    assert_eq!(records.status("ada").await.recovery_codes_left, 10);
+
+    // Ten minutes after its last verification a session must verify
+    // again before it may set up another app.
+    clock.advance(mfa_axum::REPLACEMENT_WINDOW + 1);
+    let stale = next.post_json("/mfa/api/replacement", json!({})).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stale.body, json!({ "error": "mfa_required" }));
+}
