@@ -126,8 +126,17 @@ pub(crate) fn login(email: &str, error: Option<&str>, notice: Option<&str>, csrf
     )
 }
 
+/// What a new secret is for: a first enrolment, or a new app replacing
+/// the current one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    First,
+    Replacement,
+}
+
 /// What the enrolment page shows.
 pub(crate) struct Enrolment<'a> {
+    pub(crate) purpose: Purpose,
     pub(crate) qr_svg: &'a str,
     pub(crate) secret: &'a str,
     pub(crate) account: &'a str,
@@ -149,19 +158,40 @@ fn countdown(seconds: u64) -> String {
     format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
-pub(crate) fn enroll(e: &Enrolment<'_>, error: Option<&str>, csrf: &str) -> Markup {
+pub(crate) fn enroll(
+    e: &Enrolment<'_>,
+    error: Option<&str>,
+    notice: Option<&str>,
+    csrf: &str,
+) -> Markup {
+    let (heading, action, expired_url) = match e.purpose {
+        Purpose::First => (
+            "Set up your authenticator app",
+            "/mfa/enroll",
+            "/mfa/expired",
+        ),
+        Purpose::Replacement => (
+            "Set up a new authenticator app",
+            "/account/mfa/replace",
+            "/account/mfa/replace?notice=replacement-expired",
+        ),
+    };
     let content = html! {
         section.card.enroll {
-            h1 { "Set up your authenticator app" }
+            h1 { (heading) }
             p { "Scan the QR code with Google Authenticator, OTP Auth, 1Password or any authenticator app, then enter the 6-digit code it shows." }
-            (message(error, None))
+            @if e.purpose == Purpose::Replacement {
+                p id="replacement-note" { "Your current app keeps working until you confirm the new one; then it stops." }
+            }
+            (message(error, notice))
             div.qr-block {
                 button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" title="Can't scan? Click to show the key" {
                     (PreEscaped(e.qr_svg))
                 }
                 p.validity {
-                    "This QR code is valid for 3 minutes. Time left: "
-                    strong id="countdown" data-expires-in=(e.expires_in) data-expired-url="/mfa/expired" { (countdown(e.expires_in)) }
+                    "This QR code expires in "
+                    strong id="countdown" data-expires-in=(e.expires_in) data-expired-url=(expired_url) { (countdown(e.expires_in)) }
+                    "."
                 }
                 p.hint { "Can't scan it? Click the QR code to show the key." }
                 dl.manual id="manual" hidden {
@@ -171,12 +201,15 @@ pub(crate) fn enroll(e: &Enrolment<'_>, error: Option<&str>, csrf: &str) -> Mark
                     dt { "Type" } dd { "Time-based, 6 digits, every 30 seconds" }
                 }
             }
-            form method="post" action="/mfa/enroll" {
+            form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "6-digit code"
                     input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus;
                 }
                 button type="submit" { "Confirm" }
+            }
+            @if e.purpose == Purpose::Replacement {
+                p.aside { a href="/account/authentication" id="cancel" { "Cancel and keep the current app" } }
             }
         }
     };
@@ -193,7 +226,7 @@ pub(crate) fn expired(csrf: &str) -> Markup {
     let content = html! {
         section.card {
             h1 { "This QR code has expired" }
-            p { "For your security a QR code is valid for 3 minutes. If you already scanned it, remove that entry from your app and scan the new one." }
+            p { "For your security a QR code works only for a few minutes. If you already scanned it, remove that entry from your app and scan the new one." }
             a.button href="/mfa/enroll" id="new-code" { "Show a new QR code" }
         }
     };
@@ -250,6 +283,33 @@ pub(crate) fn challenge(error: Option<&str>, csrf: &str) -> Markup {
     layout(
         &Frame {
             title: "Enter your code",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
+/// "Confirm it's you" before a new authenticator app is set up: a code from
+/// the current app or a recovery code.
+pub(crate) fn reverify(error: Option<&str>, csrf: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { "Confirm it's you" }
+            p { "To set up a new authenticator app, enter a code from your current app or, if you lost your phone, one of your recovery codes." }
+            (message(error, None))
+            form method="post" action="/account/mfa/replace/verify" id="reverify" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Code or recovery code"
+                    input.code type="text" name="code" id="code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="40" required autofocus;
+                }
+                button type="submit" { "Continue" }
+            }
+            p.aside { a href="/account/authentication" { "Cancel" } }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Confirm it's you",
             sign_out: Some(csrf),
         },
         &content,
@@ -385,8 +445,11 @@ fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
         }
         @match s.state {
             StateKind::Active => {
+                h2 { "Authenticator app" }
+                p { "New phone, or lost yours? Set up a new app; the current one keeps working until you confirm the new one." }
+                a.button href="/account/mfa/replace" id="replace-app" { "Set up a new app" }
                 h2 { "Regenerate recovery codes" }
-                p { "Your old codes stop working. Enter a current code from your app." }
+                p { "Your old codes stop working. Enter a current code from your app, or one of your recovery codes." }
                 form.inline method="post" action="/account/mfa/recovery-codes" id="regenerate" {
                     input type="hidden" name="csrf" value=(csrf);
                     (code_field())

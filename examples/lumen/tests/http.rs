@@ -21,8 +21,17 @@ async fn enrolled(
     test: &common::TestApp,
     email: &str,
 ) -> (Client, mfa_flow::totp_core::Totp, Vec<String>) {
+    enrolled_with(test, email, NORMAL).await
+}
+
+/// [`enrolled`], as a user of `customer`.
+async fn enrolled_with(
+    test: &common::TestApp,
+    email: &str,
+    customer: &str,
+) -> (Client, mfa_flow::totp_core::Totp, Vec<String>) {
     let mut client = Client::new(test);
-    let done = client.register(email, NORMAL, true).await;
+    let done = client.register(email, customer, true).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(done.location(), Some("/login?notice=registered"));
     let signed = client.sign_in(email, PASSWORD).await;
@@ -840,6 +849,120 @@ async fn a_trusted_device_signs_in_while_strangers_are_locked_out(backend: Backe
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// A user who lost the phone signs in with a recovery code and sets up a
+/// new authenticator app, required customer or not: the old app works
+/// until the new one is confirmed, then stops; the codes can be
+/// regenerated with a recovery code; after ten minutes the page asks to
+/// confirm it's you first.
+async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    for (customer, email) in [(NORMAL, "ada@example.com"), (REQUIRED, "bob@example.com")] {
+        let (mut owner, old, codes) = enrolled_with(&test, email, customer).await;
+        owner.submit("/account", "/logout", &[]).await;
+        owner.sign_in(email, PASSWORD).await;
+        let recovered = owner
+            .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
+            .await;
+        assert_eq!(
+            recovered.location(),
+            Some("/account/authentication?notice=recovery-used")
+        );
+        let tab = owner
+            .get("/account/authentication?notice=recovery-used")
+            .await;
+        assert!(
+            tab.body.contains("set up a new authenticator app"),
+            "{customer}"
+        );
+        assert!(
+            tab.body.contains("href=\"/account/mfa/replace\""),
+            "{customer}"
+        );
+
+        let page = owner.get("/account/mfa/replace").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("Set up a new authenticator app"));
+        let new = authenticator(&page.secret());
+        assert_eq!(
+            owner.get("/account/mfa/replace").await.secret(),
+            page.secret(),
+            "a reload shows the same key"
+        );
+        // The old app's code does not confirm the new one.
+        test.clock.advance(30);
+        let wrong = owner
+            .post(
+                "/account/mfa/replace",
+                &[("csrf", &page.csrf()), ("code", &code(&old, &test.clock))],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{customer}");
+        assert_eq!(wrong.secret(), page.secret(), "the same QR code again");
+        let replaced = owner
+            .post(
+                "/account/mfa/replace",
+                &[("csrf", &page.csrf()), ("code", &code(&new, &test.clock))],
+            )
+            .await;
+        assert_eq!(
+            replaced.location(),
+            Some("/account/authentication?notice=app-replaced"),
+            "{customer}: {}",
+            replaced.body
+        );
+        // A recovery code regenerates the codes.
+        let fresh = owner
+            .submit(
+                "/account/authentication",
+                "/account/mfa/recovery-codes",
+                &[("code", &codes[1])],
+            )
+            .await;
+        assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+        assert_eq!(fresh.recovery_codes().len(), 10);
+
+        // The next sign-in: the old app is refused, the new one passes.
+        test.clock.advance(30);
+        owner.submit("/account", "/logout", &[]).await;
+        owner.sign_in(email, PASSWORD).await;
+        let refused = owner
+            .submit(
+                "/mfa/challenge",
+                "/mfa/challenge",
+                &[("code", &code(&old, &test.clock))],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        let passed = owner
+            .submit(
+                "/mfa/challenge",
+                "/mfa/challenge",
+                &[("code", &code(&new, &test.clock))],
+            )
+            .await;
+        assert_eq!(passed.location(), Some("/account"));
+
+        // Ten minutes on, the page first asks to confirm it's you.
+        test.clock.advance(11 * 60);
+        let ask = owner.get("/account/mfa/replace").await;
+        assert!(ask.body.contains("Confirm it's you"), "{}", ask.body);
+        test.clock.advance(30);
+        let confirmed = owner
+            .submit(
+                "/account/mfa/replace",
+                "/account/mfa/replace/verify",
+                &[("code", &code(&new, &test.clock))],
+            )
+            .await;
+        assert_eq!(confirmed.location(), Some("/account/mfa/replace"));
+        let again = owner.get("/account/mfa/replace").await;
+        assert!(again.body.contains("Set up a new authenticator app"));
+        owner.submit("/account", "/logout", &[]).await;
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -867,6 +990,7 @@ on_both_backends!(
     idle_sessions_end_after_30_minutes,
     anonymous_visits_store_no_session,
     a_trusted_device_signs_in_while_strangers_are_locked_out,
+    a_lost_phone_is_replaced_after_a_recovery_code_sign_in,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

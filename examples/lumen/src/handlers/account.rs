@@ -11,7 +11,7 @@ use super::{
     AUDIT, AppState, Checked, Client, CodeForm, Csrf, Notice, Page, mfa_broken, refusal,
     with_status,
 };
-use crate::pages::{self, Account, Tab};
+use crate::pages::{self, Account, Enrolment, Purpose, Tab};
 use crate::security::csrf_token;
 
 async fn account_page(
@@ -104,12 +104,91 @@ pub(super) async fn regenerate(
             Ok(pages::recovery_codes(&codes, "Your new recovery codes", &csrf).into_response())
         }
         Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
+            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Any);
             let message = (Some(text.as_str()), None);
             account_page(&app, &mfa, Tab::Authentication, message, status).await
         }
         Err(Error::MfaRequired) => Ok(Redirect::to("/mfa/challenge").into_response()),
         // MFA was turned off meanwhile (another tab): the tab shows it.
+        Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
+        Err(e) => Err(mfa_broken(e)),
+    }
+}
+
+/// The page that sets up a new authenticator app (a new phone, or a lost
+/// one after a recovery-code sign-in): its QR code, or first "confirm it's
+/// you" when the session's last code is over ten minutes old.
+pub(super) async fn replace_form(mfa: MfaSession, Query(notice): Query<Notice>) -> Page {
+    replace_page(&mfa, None, notice.text()).await
+}
+
+async fn replace_page(
+    mfa: &MfaSession,
+    error: Option<(StatusCode, &str)>,
+    notice: Option<&str>,
+) -> Page {
+    let (status, text) = error.map_or((StatusCode::OK, None), |(s, t)| (s, Some(t)));
+    let replacement = match mfa.replacement().await {
+        Ok(replacement) => replacement,
+        Err(Error::MfaRequired) => {
+            let csrf = csrf_token(mfa.session()).await?;
+            return Ok(with_status(status, pages::reverify(text, &csrf)));
+        }
+        // MFA is off (another tab turned it off): the tab shows it.
+        Err(Error::NotEnrolled) => {
+            return Ok(Redirect::to("/account/authentication").into_response());
+        }
+        Err(e) => return Err(mfa_broken(e)),
+    };
+    let csrf = csrf_token(mfa.session()).await?;
+    let view = Enrolment {
+        purpose: Purpose::Replacement,
+        qr_svg: replacement.ticket.qr_svg(),
+        secret: replacement.ticket.expose_secret(),
+        account: &replacement.account,
+        issuer: &replacement.issuer,
+        expires_in: replacement.expires_in,
+    };
+    Ok(with_status(
+        status,
+        pages::enroll(&view, text, notice, &csrf),
+    ))
+}
+
+/// A code from the new app: it replaces the old one.
+pub(super) async fn replace(
+    mut mfa: MfaSession,
+    client: Client,
+    Checked(form): Checked<CodeForm>,
+) -> Page {
+    match mfa.confirm_replacement(&form.code).await {
+        Ok(Outcome::Accepted(_)) => {
+            audit("authenticator_replaced", &mfa, &client);
+            Ok(Redirect::to("/account/authentication?notice=app-replaced").into_response())
+        }
+        Ok(Outcome::Expired) | Err(Error::NoPendingEnrollment) => {
+            Ok(Redirect::to("/account/mfa/replace?notice=replacement-expired").into_response())
+        }
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
+            replace_page(&mfa, Some((status, &text)), None).await
+        }
+        Err(Error::MfaRequired) => Ok(Redirect::to("/account/mfa/replace").into_response()),
+        Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
+        Err(e) => Err(mfa_broken(e)),
+    }
+}
+
+/// "Confirm it's you": a code from the current app or a recovery code,
+/// then back to the replacement page.
+pub(super) async fn reverify(mut mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
+    match mfa.verify(&form.code, CodeKind::Any).await {
+        Ok(Outcome::Accepted(_)) => Ok(Redirect::to("/account/mfa/replace").into_response()),
+        Ok(refused) => {
+            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Any);
+            let csrf = csrf_token(mfa.session()).await?;
+            Ok(with_status(status, pages::reverify(Some(&text), &csrf)))
+        }
         Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }

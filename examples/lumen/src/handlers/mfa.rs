@@ -7,7 +7,7 @@ use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
 use mfa_flow::Outcome;
 
 use super::{Checked, CodeForm, Page, mfa_broken, refusal, with_status};
-use crate::pages::{self, Enrolment};
+use crate::pages::{self, Enrolment, Purpose};
 use crate::security::csrf_token;
 
 /// The enrolment page: the pending QR code again if there is one, a new
@@ -20,6 +20,7 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
     };
     let csrf = csrf_token(mfa.session()).await?;
     let view = Enrolment {
+        purpose: Purpose::First,
         qr_svg: enrollment.ticket.qr_svg(),
         secret: enrollment.ticket.expose_secret(),
         account: &enrollment.account,
@@ -27,7 +28,7 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
         expires_in: enrollment.expires_in,
     };
     let (status, text) = error.map_or((StatusCode::OK, None), |(s, t)| (s, Some(t)));
-    Ok(with_status(status, pages::enroll(&view, text, &csrf)))
+    Ok(with_status(status, pages::enroll(&view, text, None, &csrf)))
 }
 
 pub(super) async fn enroll_form(mfa: MfaSession) -> Page {

@@ -218,8 +218,11 @@ impl Notice {
             "mfa-off" => "Multi-factor authentication is off.",
             "recovery-used" => {
                 "You signed in with a recovery code; that code no longer works. \
-                 Regenerate your codes if you are running low."
+                 Regenerate your codes if you are running low, and if you lost your phone, \
+                 set up a new authenticator app."
             }
+            "app-replaced" => "Your new authenticator app is set up. The old one no longer works.",
+            "replacement-expired" => "That QR code expired. Here is a new one.",
             _ => return None,
         })
     }
@@ -241,6 +244,9 @@ fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, St
         Outcome::Expired => "This QR code has expired.".to_owned(),
         Outcome::Malformed(_) if kind == CodeKind::Recovery => {
             "Enter a recovery code as it was shown to you, such as ABCD-EFGH-….".to_owned()
+        }
+        Outcome::Malformed(_) if kind == CodeKind::Any => {
+            "Enter the 6-digit code from your app, or a recovery code.".to_owned()
         }
         Outcome::Malformed(_) => "Enter the 6-digit code from your authenticator app.".to_owned(),
         _ => "That code is not valid. Enter the code your app shows now; each code works once."
@@ -279,6 +285,11 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .route("/account/mfa/enable", post(account::enable))
         .route("/account/mfa/disable", post(account::disable))
         .route("/account/mfa/recovery-codes", post(account::regenerate))
+        .route(
+            "/account/mfa/replace",
+            get(account::replace_form).post(account::replace),
+        )
+        .route("/account/mfa/replace/verify", post(account::reverify))
         .route_layer(MfaLayer::new(&app.mfa));
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
