@@ -1,6 +1,6 @@
 //! Random sequences of flow operations (opt in, enrol, confirm, codes right,
 //! wrong, replayed or from another time, recovery codes, regenerate,
-//! replacing the app, disable, reset, clock jumps, arbitrary input) against the service on the
+//! replacing the app, cancelling an opt-in, disable, reset, clock jumps, arbitrary input) against the service on the
 //! memory store, checking after each one the flow's invariants:
 //! no time step accepted twice, no TOTP code accepted while locked (a
 //! recovery code may be: it lifts the lock), nothing counted during a timed
@@ -128,7 +128,7 @@ impl Harness {
         } else {
             Policy::Required
         };
-        match op % 14 {
+        match op % 15 {
             0 => {
                 let _ = run(self.service.opt_in(USER));
             }
@@ -226,6 +226,14 @@ impl Harness {
                     );
                     self.app = self.replacement.take();
                     self.last_step = Some(verified.step);
+                }
+            }
+            14 => {
+                if run(self.service.cancel_enrollment(USER, policy)).is_ok() {
+                    assert_eq!(policy, Policy::Optional, "cancelled although required");
+                    assert_ne!(before.state, StateKind::Active, "cancel turned off active MFA");
+                    self.app = None;
+                    self.last_step = None;
                 }
             }
             _ => {

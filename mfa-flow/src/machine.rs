@@ -659,6 +659,31 @@ impl Machine {
         }
     }
 
+    /// Puts off an optional opt-in that is not confirmed yet: back to
+    /// disabled, the pending secret (if any) gone.
+    pub(crate) fn cancel_enrollment(
+        record: &MfaRecord,
+        policy: Policy,
+    ) -> Result<Step<()>, FlowError> {
+        if policy == Policy::Required {
+            return Err(FlowError::PolicyForbids);
+        }
+        match record.state {
+            MfaState::Active { .. } => Err(FlowError::AlreadyEnrolled),
+            MfaState::Disabled => Ok(Step::read_only((), "cancelled_already")),
+            MfaState::Requested | MfaState::Pending { .. } => Ok(Step::write(
+                MfaRecord {
+                    state: MfaState::Disabled,
+                    throttle: Throttle::default(),
+                    recovery: None,
+                    version: record.version,
+                },
+                (),
+                "enrollment_cancelled",
+            )),
+        }
+    }
+
     pub(crate) fn admin_reset(record: &MfaRecord) -> Step<()> {
         Step::write(
             MfaRecord {

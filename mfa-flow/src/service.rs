@@ -373,6 +373,26 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         .await
     }
 
+    /// Puts off an opt-in that is not confirmed yet ("not now" on the
+    /// enrolment page): back to MFA off, a pending secret dropped. Allowed
+    /// under [`Policy::Optional`] only, and never turns off an active
+    /// user's MFA (that is [`disable`](Self::disable), with a code).
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::PolicyForbids`] under [`Policy::Required`];
+    /// [`FlowError::AlreadyEnrolled`] for an active user; store errors.
+    pub async fn cancel_enrollment(
+        &self,
+        user: &str,
+        policy: Policy,
+    ) -> Result<(), MfaError<S::Error>> {
+        self.run(user, "cancel_enrollment", |_, record, _| {
+            Machine::cancel_enrollment(record, policy)
+        })
+        .await
+    }
+
     /// An administrator's reset: MFA off, locks and recovery codes cleared.
     /// Under [`Policy::Required`] the user enrols again at the next login.
     ///

@@ -604,6 +604,52 @@ async fn disable_follows_the_policy() {
     );
 }
 
+/// An optional opt-in can be put off before it is confirmed (from the
+/// registration form or the account page), back to MFA off; a required
+/// user's cannot, nor can an active user's MFA be turned off this way.
+#[tokio::test]
+async fn an_unfinished_optional_enrolment_can_be_cancelled() {
+    let (service, clock) = setup();
+    service.opt_in(USER).await.unwrap();
+    assert!(matches!(
+        service.cancel_enrollment(USER, Policy::Required).await,
+        Err(MfaError::Flow(FlowError::PolicyForbids))
+    ));
+    service
+        .cancel_enrollment(USER, Policy::Optional)
+        .await
+        .unwrap();
+    assert_eq!(
+        service.status(USER).await.unwrap().state,
+        StateKind::Disabled
+    );
+    assert_eq!(
+        service.requirement(USER, Policy::Optional).await.unwrap(),
+        Requirement::Proceed
+    );
+    // Pending (a QR code shown): cancelled too, and that secret is gone.
+    let app = begin(&service).await;
+    service
+        .cancel_enrollment(USER, Policy::Optional)
+        .await
+        .unwrap();
+    assert!(matches!(
+        service.confirm_enrollment(USER, &code(&app, &clock)).await,
+        Err(MfaError::Flow(FlowError::NoPendingEnrollment))
+    ));
+    // Nothing to cancel is fine; an active user's MFA stays on.
+    service
+        .cancel_enrollment(USER, Policy::Optional)
+        .await
+        .unwrap();
+    let (_, _) = enrolled(&service, &clock).await;
+    assert!(matches!(
+        service.cancel_enrollment(USER, Policy::Optional).await,
+        Err(MfaError::Flow(FlowError::AlreadyEnrolled))
+    ));
+    assert_eq!(service.status(USER).await.unwrap().state, StateKind::Active);
+}
+
 #[tokio::test]
 async fn what_a_login_needs() {
     let (service, clock) = setup();
