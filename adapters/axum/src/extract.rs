@@ -5,7 +5,7 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::request::Parts;
 use http::{HeaderMap, header};
-use mfa_flow::{Enrolled, Login, Outcome, RecoveryCodes, Status, Verified};
+use mfa_flow::{Enrolled, Login, Outcome, Policy, RecoveryCodes, Status, Verified};
 use tower_sessions::Session;
 
 use crate::decision::{Need, decide};
@@ -163,6 +163,29 @@ impl MfaSession {
             self.raise().await?;
         }
         Ok(outcome)
+    }
+
+    /// The user's policy (the application's [`UserPolicy`](crate::UserPolicy)):
+    /// whether MFA is theirs to choose, so a page knows whether to offer
+    /// "not now" or "turn off".
+    pub async fn policy(&self) -> Policy {
+        self.mfa.0.policy(self.user()).await
+    }
+
+    /// Puts off an optional opt-in that is not confirmed yet ("not now" on
+    /// the enrolment page): MFA is off again and the pending QR code, if
+    /// any, is gone. Any signed-in session may do it (it is where the guard
+    /// sends an opted-in user), but it never turns off an active user's MFA
+    /// and never a required one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PolicyForbids`] where MFA is required;
+    /// [`Error::AlreadyEnrolled`] when MFA is active; store errors.
+    pub async fn cancel_enrollment(&self) -> Result<(), Error> {
+        self.mfa.0.cancel_enrollment(self.user()).await?;
+        self.bound.session.remove::<String>(ENROLLMENT_KEY).await?;
+        Ok(())
     }
 
     /// The new authenticator app to set up for an enrolled user (a new

@@ -92,6 +92,8 @@ pub(crate) trait Flow: Send + Sync {
         user: &'a UserId,
         code: &'a str,
     ) -> BoxFuture<'a, Result<Outcome<Verified>, Error>>;
+    fn cancel_enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>>;
+    fn policy<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Policy>;
     fn verify<'a>(
         &'a self,
         user: &'a UserId,
@@ -314,6 +316,20 @@ where
         Box::pin(async move {
             self.service
                 .confirm_enrollment(user.as_str(), code)
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+
+    fn policy<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Policy> {
+        Box::pin(self.policy.policy(user))
+    }
+
+    fn cancel_enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let policy: Policy = self.policy.policy(user).await;
+            self.service
+                .cancel_enrollment(user.as_str(), policy)
                 .await
                 .map_err(Error::from_flow)
         })

@@ -26,6 +26,7 @@ struct CodeBody {
 /// in a router of any state (`Router<AppState>`):
 ///
 /// `GET /status`, `POST /enrollment`, `POST /enrollment/confirm`,
+/// `POST /enrollment/cancel` (an optional opt-in put off),
 /// `POST /challenge`, `POST /recovery`, `POST /recovery-codes`,
 /// `POST /disable`, and `POST /replacement`, `POST /replacement/confirm`
 /// (a new authenticator app for an enrolled user, with a verification
@@ -41,6 +42,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(mfa: &Mfa) -> Router<S> {
         .route("/status", get(status))
         .route("/enrollment", post(begin))
         .route("/enrollment/confirm", post(confirm))
+        .route("/enrollment/cancel", post(cancel))
         .route("/challenge", post(challenge))
         .route("/recovery", post(recovery))
         .route("/recovery-codes", post(regenerate))
@@ -143,6 +145,16 @@ async fn confirm(mut mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Resp
     let enrolled = accepted(mfa.confirm(&body.code).await, now)?;
     let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
     Ok(Json(serde_json::json!({ "recovery_codes": codes })).into_response())
+}
+
+async fn cancel(
+    mfa: MfaSession,
+    Json(_): Json<serde::de::IgnoredAny>,
+) -> Result<Response, Response> {
+    mfa.cancel_enrollment()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Json(serde_json::json!({ "status": "cancelled" })).into_response())
 }
 
 async fn login(mut mfa: MfaSession, code: &str, kind: CodeKind) -> Result<Response, Response> {

@@ -15,7 +15,9 @@ use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use mfa_axum::{Assurance, Mfa, MfaLayer, MfaSession, SessionIdentity, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, Status};
+use mfa_flow::{
+    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, StateKind, Status,
+};
 use serde_json::json;
 
 use common::Client;
@@ -390,6 +392,46 @@ async fn disable_follows_the_policy() {
             .await;
         assert_eq!(a.status, expected, "{policy:?}: {}", a.body);
     }
+}
+
+/// An unfinished optional enrolment can be put off from a password-level
+/// session, back to MFA off; a required one cannot, and an active user's
+/// MFA is never turned off this way.
+#[tokio::test]
+async fn an_optional_enrolment_can_be_put_off_but_not_a_required_one() {
+    let (app, records, clock) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let started = client.post_json("/mfa/api/enrollment", json!({})).await;
+    assert_eq!(started.status, StatusCode::OK);
+    let cancelled = client
+        .post_json("/mfa/api/enrollment/cancel", json!({}))
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body, json!({ "status": "cancelled" }));
+    assert_eq!(records.status("ada").await.state, StateKind::Disabled);
+    assert_eq!(client.page("/account").await.status, StatusCode::OK);
+    // Enrolled: "cancel" is no way to turn MFA off.
+    let _ = enrol(&mut client, &clock).await;
+    let mut level_one = Client::new(&app);
+    level_one.sign_in("ada").await;
+    let refused = level_one
+        .post_json("/mfa/api/enrollment/cancel", json!({}))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.body, json!({ "error": "already_enrolled" }));
+    assert_eq!(records.status("ada").await.state, StateKind::Active);
+
+    let (required, records, _) = self::app(Policy::Required);
+    let mut client = Client::new(&required);
+    client.sign_in("ada").await;
+    let refused = client
+        .post_json("/mfa/api/enrollment/cancel", json!({}))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.body, json!({ "error": "policy_forbids" }));
+    assert_eq!(records.status("ada").await.state, StateKind::Disabled);
+    assert_eq!(client.page("/account").await.status, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
