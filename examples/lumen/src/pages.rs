@@ -130,7 +130,10 @@ pub(crate) fn login(email: &str, error: Option<&str>, notice: Option<&str>, csrf
 /// the current one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
-    First,
+    /// The first app; `can_postpone` where MFA is the user's choice.
+    First {
+        can_postpone: bool,
+    },
     Replacement,
 }
 
@@ -165,7 +168,7 @@ pub(crate) fn enroll(
     csrf: &str,
 ) -> Markup {
     let (heading, action, expired_url) = match e.purpose {
-        Purpose::First => (
+        Purpose::First { .. } => (
             "Set up your authenticator app",
             "/mfa/enroll",
             "/mfa/expired",
@@ -210,6 +213,13 @@ pub(crate) fn enroll(
             }
             @if e.purpose == Purpose::Replacement {
                 p.aside { a href="/account/authentication" id="cancel" { "Cancel and keep the current app" } }
+            }
+            @if e.purpose == (Purpose::First { can_postpone: true }) {
+                form.aside method="post" action="/mfa/enroll/cancel" id="postpone" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.link type="submit" { "Not now" }
+                    " You can turn it on later under Authentication."
+                }
             }
         }
     };

@@ -963,6 +963,60 @@ async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend
     }
 }
 
+/// "Not now" on the enrolment page: an optional opt-in (from registration
+/// or from the Authentication tab) is put off, back to the account with
+/// MFA off; a required customer's enrolment cannot be skipped.
+async fn an_optional_opt_in_can_be_put_off_and_a_required_one_cannot(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, true).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(client.get("/account").await.location(), Some("/mfa/enroll"));
+    let page = client.get("/mfa/enroll").await;
+    assert!(page.body.contains("id=\"postpone\""), "{}", page.body);
+    let put_off = client
+        .submit("/mfa/enroll", "/mfa/enroll/cancel", &[])
+        .await;
+    assert_eq!(put_off.location(), Some("/account?notice=mfa-postponed"));
+    let account = client.get("/account?notice=mfa-postponed").await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(account.body.contains("You can turn it on any time"));
+    assert!(account.body.contains("id=\"mfa-state\">Off<"));
+    // The next sign-in goes straight in.
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+    // From the Authentication tab: Turn on, then Not now.
+    let on = client
+        .submit("/account/authentication", "/account/mfa/enable", &[])
+        .await;
+    assert_eq!(on.location(), Some("/mfa/enroll"));
+    let put_off = client
+        .submit("/mfa/enroll", "/mfa/enroll/cancel", &[])
+        .await;
+    assert_eq!(put_off.location(), Some("/account?notice=mfa-postponed"));
+    assert_eq!(client.get("/").await.location(), Some("/account"));
+    assert_eq!(client.get("/account").await.status, StatusCode::OK);
+
+    // A required customer's enrolment has no "Not now", and cannot be
+    // skipped by posting it anyway.
+    let mut required = Client::new(&test);
+    required.register("bob@example.com", REQUIRED, false).await;
+    required.sign_in("bob@example.com", PASSWORD).await;
+    let page = required.get("/mfa/enroll").await;
+    assert!(!page.body.contains("postpone"));
+    let refused = required
+        .post("/mfa/enroll/cancel", &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        required.get("/account").await.location(),
+        Some("/mfa/enroll")
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -991,6 +1045,7 @@ on_both_backends!(
     anonymous_visits_store_no_session,
     a_trusted_device_signs_in_while_strangers_are_locked_out,
     a_lost_phone_is_replaced_after_a_recovery_code_sign_in,
+    an_optional_opt_in_can_be_put_off_and_a_required_one_cannot,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

@@ -4,9 +4,9 @@
 use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
-use mfa_flow::Outcome;
+use mfa_flow::{Outcome, Policy};
 
-use super::{Checked, CodeForm, Page, mfa_broken, refusal, with_status};
+use super::{Checked, CodeForm, Csrf, Page, mfa_broken, refusal, with_status};
 use crate::pages::{self, Enrolment, Purpose};
 use crate::security::csrf_token;
 
@@ -19,8 +19,12 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
         Err(e) => return Err(mfa_broken(e)),
     };
     let csrf = csrf_token(mfa.session()).await?;
+    // A user whose organisation leaves MFA to them may put it off.
+    let purpose = Purpose::First {
+        can_postpone: mfa.policy().await == Policy::Optional,
+    };
     let view = Enrolment {
-        purpose: Purpose::First,
+        purpose,
         qr_svg: enrollment.ticket.qr_svg(),
         secret: enrollment.ticket.expose_secret(),
         account: &enrollment.account,
@@ -33,6 +37,21 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
 
 pub(super) async fn enroll_form(mfa: MfaSession) -> Page {
     enroll_page(&mfa, None).await
+}
+
+/// "Not now": an optional opt-in put off, back to the account with MFA off.
+/// A required enrolment cannot be skipped.
+pub(super) async fn postpone(mfa: MfaSession, Checked(_): Checked<Csrf>) -> Page {
+    match mfa.cancel_enrollment().await {
+        Ok(()) => Ok(Redirect::to("/account?notice=mfa-postponed").into_response()),
+        Err(Error::AlreadyEnrolled) => Ok(Redirect::to("/account").into_response()),
+        Err(Error::PolicyForbids) => {
+            let text =
+                "Your organisation requires multi-factor authentication. Set it up to continue";
+            Ok(with_status(StatusCode::FORBIDDEN, pages::error(403, text)))
+        }
+        Err(e) => Err(mfa_broken(e)),
+    }
 }
 
 pub(super) async fn enroll(mut mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {

@@ -221,6 +221,9 @@ impl Notice {
                  Regenerate your codes if you are running low, and if you lost your phone, \
                  set up a new authenticator app."
             }
+            "mfa-postponed" => {
+                "Multi-factor authentication is off. You can turn it on any time under Authentication."
+            }
             "app-replaced" => "Your new authenticator app is set up. The old one no longer works.",
             "replacement-expired" => "That QR code expired. Here is a new one.",
             _ => return None,
@@ -306,6 +309,7 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .route("/login", get(sign_in::login_form).post(sign_in::login))
         .route("/logout", post(sign_in::logout))
         .route("/mfa/enroll", get(mfa::enroll_form).post(mfa::enroll))
+        .route("/mfa/enroll/cancel", post(mfa::postpone))
         .route("/mfa/expired", get(mfa::expired))
         .route(
             "/mfa/challenge",
