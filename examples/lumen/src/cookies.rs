@@ -3,6 +3,8 @@
 //! device cookies, which give a browser that signed in to an account a
 //! sign-in budget of its own.
 
+use aes_gcm_siv::aead::{Aead, Payload};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -22,6 +24,17 @@ const SECURE_CSRF_COOKIE: &str = "__Host-lumen_csrf";
 /// The device cookie: sent only to `/login`.
 pub(crate) const DEVICE_COOKIE: &str = "lumen_device";
 
+/// The cookie that carries freshly issued recovery codes, sealed, from the
+/// form that made them to the page that shows them (Post/Redirect/Get):
+/// nothing is stored, and the page shows them once.
+pub(crate) const CODES_COOKIE: &str = "lumen_codes";
+
+/// Where the codes are shown.
+pub(crate) const CODES_PAGE: &str = "/account/recovery-codes";
+
+/// How long sealed codes wait for their page, in seconds.
+const CODES_LIFETIME: u64 = 300;
+
 /// How long a device stays trusted after its last sign-in, in seconds.
 const DEVICE_LIFETIME: u64 = 180 * 24 * 60 * 60;
 
@@ -34,7 +47,23 @@ const DEVICES_KEPT: usize = 5;
 pub(crate) struct Cookies {
     csrf: Zeroizing<[u8; 32]>,
     device: Zeroizing<[u8; 32]>,
+    codes: Zeroizing<[u8; 32]>,
     secure: bool,
+}
+
+/// Why recovery codes were issued, for the page's heading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Issued {
+    /// At the end of enrolment.
+    Enrolment,
+    /// Regenerated.
+    Regenerated,
+}
+
+/// Recovery codes opened from their cookie.
+pub(crate) struct ShownCodes {
+    pub(crate) why: Issued,
+    pub(crate) codes: Zeroizing<String>,
 }
 
 impl std::fmt::Debug for Cookies {
@@ -105,6 +134,7 @@ impl Cookies {
         Self {
             csrf: derive(key, "sign-in form csrf"),
             device: derive(key, "device cookie"),
+            codes: derive(key, "recovery codes cookie"),
             secure,
         }
     }
@@ -153,6 +183,102 @@ impl Cookies {
         cookie(headers, self.csrf_name())
             .filter(|v| well_formed(v))
             .is_some_and(|value| equal(&self.form_token(value), submitted))
+    }
+
+    /// The `Set-Cookie` value that carries `codes` (issued to `user` for
+    /// `why`) to [`CODES_PAGE`]: AES-256-GCM-SIV under a key of its own,
+    /// bound to the user, valid five minutes.
+    ///
+    /// # Errors
+    ///
+    /// The random number generator's.
+    pub(crate) fn seal_codes(
+        &self,
+        user: &str,
+        why: Issued,
+        codes: &[&str],
+        now: u64,
+    ) -> Result<String, getrandom::Error> {
+        let mut plain = Zeroizing::new(Vec::with_capacity(9 + codes.len() * 20));
+        plain.push(match why {
+            Issued::Enrolment => b'e',
+            Issued::Regenerated => b'r',
+        });
+        plain.extend_from_slice(&now.to_be_bytes());
+        plain.extend_from_slice(codes.join(" ").as_bytes());
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce)?;
+        let aad = [b"lumen codes\0".as_slice(), user.as_bytes()].concat();
+        let sealed = Aes256GcmSiv::new((&*self.codes).into())
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_else(|_| unreachable!("AES-GCM-SIV seals anything under 64 GiB"));
+        let value = URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat());
+        Ok(Cookie::build((CODES_COOKIE, value))
+            .path(CODES_PAGE)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(self.secure)
+            .max_age(tower_sessions::cookie::time::Duration::seconds(300))
+            .build()
+            .to_string())
+    }
+
+    /// The codes in the request's cookie, if it holds codes sealed for
+    /// `user` in the last five minutes.
+    pub(crate) fn open_codes(
+        &self,
+        headers: &HeaderMap,
+        user: &str,
+        now: u64,
+    ) -> Option<ShownCodes> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cookie(headers, CODES_COOKIE)?)
+            .ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(12)?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let aad = [b"lumen codes\0".as_slice(), user.as_bytes()].concat();
+        let plain = Zeroizing::new(
+            Aes256GcmSiv::new((&*self.codes).into())
+                .decrypt(
+                    &Nonce::from(nonce),
+                    Payload {
+                        msg: sealed,
+                        aad: &aad,
+                    },
+                )
+                .ok()?,
+        );
+        let (&why, rest) = plain.split_first()?;
+        let (issued, codes) = rest.split_at_checked(8)?;
+        let issued = u64::from_be_bytes(issued.try_into().ok()?);
+        if now.saturating_sub(issued) > CODES_LIFETIME {
+            return None;
+        }
+        let why = match why {
+            b'e' => Issued::Enrolment,
+            b'r' => Issued::Regenerated,
+            _ => return None,
+        };
+        let codes = Zeroizing::new(String::from_utf8(codes.to_vec()).ok()?);
+        Some(ShownCodes { why, codes })
+    }
+
+    /// The `Set-Cookie` value that removes the codes' cookie.
+    pub(crate) fn clear_codes(&self) -> String {
+        Cookie::build((CODES_COOKIE, ""))
+            .path(CODES_PAGE)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(self.secure)
+            .max_age(tower_sessions::cookie::time::Duration::ZERO)
+            .build()
+            .to_string()
     }
 
     /// One device entry: `nonce.issued.mac`, the MAC over the account's
@@ -254,6 +380,32 @@ mod tests {
             .form(&HeaderMap::new())
             .unwrap();
         assert!(secure.1.unwrap().starts_with("__Host-lumen_csrf="));
+    }
+
+    #[test]
+    fn sealed_codes_open_for_their_user_within_five_minutes() {
+        let cookies = Cookies::new(&[7; 32], false);
+        let now = 1_800_000_000;
+        let codes = [
+            "ABCD-EFGH-IJKL-MNOP-QRST-UVW",
+            "BCDE-FGHI-JKLM-NOPQ-RSTU-VWX",
+        ];
+        let set = cookies
+            .seal_codes("ada", Issued::Regenerated, &codes, now)
+            .unwrap();
+        assert!(!set.contains("ABCD"), "{set}");
+        let headers = with_cookie(&set);
+        let shown = cookies.open_codes(&headers, "ada", now + 300).unwrap();
+        assert_eq!(shown.why, Issued::Regenerated);
+        assert_eq!(shown.codes.as_str(), codes.join(" "));
+        assert!(cookies.open_codes(&headers, "ada", now + 301).is_none());
+        assert!(cookies.open_codes(&headers, "bob", now).is_none());
+        assert!(
+            Cookies::new(&[8; 32], false)
+                .open_codes(&headers, "ada", now)
+                .is_none()
+        );
+        assert!(cookies.clear_codes().contains("Max-Age=0"));
     }
 
     #[test]

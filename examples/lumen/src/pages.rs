@@ -274,6 +274,27 @@ pub(crate) fn recovery_codes(codes: &[&str], heading: &str, csrf: &str) -> Marku
     )
 }
 
+/// A reload of the recovery codes page: they were shown once.
+pub(crate) fn codes_already_shown(csrf: &str) -> Markup {
+    let content = html! {
+        section.card {
+            h1 { "Your recovery codes were already shown" }
+            p { "For your security recovery codes are shown only once, right after they are made. If you did not save them, make new ones: the old ones then stop working." }
+            div.actions {
+                a.button href="/account/authentication" id="regenerate-link" { "Make new recovery codes" }
+                a.button.primary href="/account" id="continue" { "Continue to your account" }
+            }
+        }
+    };
+    layout(
+        &Frame {
+            title: "Recovery codes",
+            sign_out: Some(csrf),
+        },
+        &content,
+    )
+}
+
 pub(crate) fn challenge(error: Option<&str>, csrf: &str) -> Markup {
     let content = html! {
         section.card {

@@ -50,8 +50,13 @@ async fn enrolled_with(
             &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
         )
         .await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    let codes = confirmed.recovery_codes();
+    assert_eq!(
+        confirmed.location(),
+        Some("/account/recovery-codes"),
+        "{}",
+        confirmed.body
+    );
+    let codes = client.get("/account/recovery-codes").await.recovery_codes();
     assert_eq!(codes.len(), 10);
     assert_eq!(client.get("/account").await.status, StatusCode::OK);
     (client, app, codes)
@@ -136,6 +141,8 @@ async fn whole_flow(backend: Backend) {
             &[("code", &code(&app, &test.clock))],
         )
         .await;
+    assert_eq!(fresh.location(), Some("/account/recovery-codes"));
+    let fresh = client.get("/account/recovery-codes").await;
     assert_eq!(fresh.recovery_codes().len(), 10);
     assert!(!fresh.recovery_codes().contains(&codes[1]));
     test.clock.advance(30);
@@ -920,7 +927,13 @@ async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend
                 &[("code", &codes[1])],
             )
             .await;
-        assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+        assert_eq!(
+            fresh.location(),
+            Some("/account/recovery-codes"),
+            "{}",
+            fresh.body
+        );
+        let fresh = owner.get("/account/recovery-codes").await;
         assert_eq!(fresh.recovery_codes().len(), 10);
 
         // The next sign-in: the old app is refused, the new one passes.
@@ -1017,6 +1030,83 @@ async fn an_optional_opt_in_can_be_put_off_and_a_required_one_cannot(backend: Ba
     );
 }
 
+/// Post/Redirect/Get: recovery codes are shown on a GET page, once; a
+/// reload says they were shown and offers to regenerate, never "expired";
+/// a second tab that still shows the QR code learns that MFA is on. The
+/// codes travel to that page sealed in a short-lived cookie, never stored.
+async fn result_pages_survive_reload_and_a_second_tab(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, true).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let page = client.get("/mfa/enroll").await;
+    let app = authenticator(&page.secret());
+    let done = client
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(done.location(), Some("/account/recovery-codes"));
+    let sealed = done
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("lumen_codes="))
+        .expect("the codes' cookie");
+    assert!(sealed.contains("HttpOnly") && sealed.contains("Path=/account/recovery-codes"));
+    let shown = client.get("/account/recovery-codes").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("Multi-factor authentication is on"));
+    let codes = shown.recovery_codes();
+    assert_eq!(codes.len(), 10);
+    assert!(!sealed.contains(&codes[0]), "the cookie is sealed");
+    assert!(!codes.iter().any(|c| done.body.contains(c.as_str())));
+    // A reload: shown once, with the way to new ones.
+    let reload = client.get("/account/recovery-codes").await;
+    assert_eq!(reload.status, StatusCode::OK);
+    assert!(reload.body.contains("already shown"), "{}", reload.body);
+    assert!(reload.body.contains("href=\"/account/authentication\""));
+    assert!(!reload.body.contains("expired"));
+    assert!(!codes.iter().any(|c| reload.body.contains(c.as_str())));
+    // Replaying the sealed cookie later shows nothing either.
+    let value = sealed.split(';').next().unwrap().split_once('=').unwrap().1;
+    client
+        .cookies
+        .0
+        .insert("lumen_codes".to_owned(), value.to_owned());
+    test.clock.advance(301);
+    let late = client.get("/account/recovery-codes").await;
+    assert!(late.body.contains("already shown"));
+
+    // A second tab (the same browser's cookies), still on the QR code:
+    // MFA is on, not "expired".
+    let second_tab = &mut client;
+    let stale = second_tab
+        .post(
+            "/mfa/enroll",
+            &[("csrf", &page.csrf()), ("code", &code(&app, &test.clock))],
+        )
+        .await;
+    assert_eq!(
+        stale.location(),
+        Some("/account?notice=mfa-on"),
+        "{}",
+        stale.body
+    );
+    assert_eq!(
+        second_tab.get("/mfa/expired").await.location(),
+        Some("/account")
+    );
+    assert_eq!(
+        second_tab.get("/mfa/enroll").await.location(),
+        Some("/account")
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1046,6 +1136,7 @@ on_both_backends!(
     a_trusted_device_signs_in_while_strangers_are_locked_out,
     a_lost_phone_is_replaced_after_a_recovery_code_sign_in,
     an_optional_opt_in_can_be_put_off_and_a_required_one_cannot,
+    result_pages_survive_reload_and_a_second_tab,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

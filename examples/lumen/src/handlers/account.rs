@@ -3,7 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use mfa_axum::{CodeKind, Error, MfaSession};
 use mfa_flow::Outcome;
 
@@ -11,6 +11,7 @@ use super::{
     AUDIT, AppState, Checked, Client, CodeForm, Csrf, Notice, Page, mfa_broken, refusal,
     with_status,
 };
+use crate::cookies::{CODES_PAGE, Issued};
 use crate::pages::{self, Account, Enrolment, Purpose, Tab};
 use crate::security::csrf_token;
 
@@ -99,9 +100,12 @@ pub(super) async fn regenerate(
     match mfa.regenerate_recovery_codes(&form.code).await {
         Ok(Outcome::Accepted(codes)) => {
             audit("recovery_codes_regenerated", &mfa, &client);
-            let csrf = csrf_token(mfa.session()).await?;
             let codes: Vec<&str> = codes.expose().collect();
-            Ok(pages::recovery_codes(&codes, "Your new recovery codes", &csrf).into_response())
+            let why = Issued::Regenerated;
+            let sealed = app
+                .cookies
+                .seal_codes(mfa.user().as_str(), why, &codes, mfa.now())?;
+            Ok(super::redirect_with_cookie(CODES_PAGE, &sealed))
         }
         Ok(refused) => {
             let (status, text) = refusal(&refused, mfa.now(), CodeKind::Any);
@@ -113,6 +117,38 @@ pub(super) async fn regenerate(
         Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }
+}
+
+/// The recovery codes just issued, shown once (Post/Redirect/Get): opened
+/// from their sealed cookie, which this answer removes. A reload says they
+/// were shown and offers new ones.
+pub(super) async fn recovery_codes(
+    State(app): State<AppState>,
+    mfa: MfaSession,
+    headers: HeaderMap,
+) -> Page {
+    let csrf = csrf_token(mfa.session()).await?;
+    let shown = app
+        .cookies
+        .open_codes(&headers, mfa.user().as_str(), mfa.now());
+    let page = match &shown {
+        Some(shown) => {
+            let codes: Vec<&str> = shown.codes.split(' ').collect();
+            let heading = match shown.why {
+                Issued::Enrolment => "Multi-factor authentication is on",
+                Issued::Regenerated => "Your new recovery codes",
+            };
+            pages::recovery_codes(&codes, heading, &csrf)
+        }
+        None => pages::codes_already_shown(&csrf),
+    };
+    let mut response = page.into_response();
+    if let Ok(clear) = http::HeaderValue::from_str(&app.cookies.clear_codes()) {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }
 
 /// The page that sets up a new authenticator app (a new phone, or a lost

@@ -1,12 +1,14 @@
 //! Enrolment, the code page and the recovery-code page: thin renderers of
 //! mfa-axum's `MfaSession`.
 
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
-use mfa_flow::{Outcome, Policy};
+use mfa_flow::{Outcome, Policy, StateKind};
 
-use super::{Checked, CodeForm, Csrf, Page, mfa_broken, refusal, with_status};
+use super::{AppState, Checked, CodeForm, Csrf, Page, mfa_broken, refusal, with_status};
+use crate::cookies::{CODES_PAGE, Issued};
 use crate::pages::{self, Enrolment, Purpose};
 use crate::security::csrf_token;
 
@@ -54,13 +56,25 @@ pub(super) async fn postpone(mfa: MfaSession, Checked(_): Checked<Csrf>) -> Page
     }
 }
 
-pub(super) async fn enroll(mut mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
+pub(super) async fn enroll(
+    State(app): State<AppState>,
+    mut mfa: MfaSession,
+    Checked(form): Checked<CodeForm>,
+) -> Page {
     match mfa.confirm(&form.code).await {
         Ok(Outcome::Accepted(enrolled)) => {
-            let csrf = csrf_token(mfa.session()).await?;
+            // Post/Redirect/Get: the codes go, sealed, to the page that
+            // shows them once.
             let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
-            let heading = "Multi-factor authentication is on";
-            Ok(pages::recovery_codes(&codes, heading, &csrf).into_response())
+            let why = Issued::Enrolment;
+            let sealed = app
+                .cookies
+                .seal_codes(mfa.user().as_str(), why, &codes, mfa.now())?;
+            Ok(super::redirect_with_cookie(CODES_PAGE, &sealed))
+        }
+        // Finished in another tab: say so, not "expired".
+        Err(Error::NoPendingEnrollment) if enrolled(&mfa).await? => {
+            Ok(Redirect::to("/account?notice=mfa-on").into_response())
         }
         Ok(Outcome::Expired) | Err(Error::NoPendingEnrollment) => {
             Ok(Redirect::to("/mfa/expired").into_response())
@@ -73,7 +87,16 @@ pub(super) async fn enroll(mut mfa: MfaSession, Checked(form): Checked<CodeForm>
     }
 }
 
+/// Whether the user's MFA is on.
+async fn enrolled(mfa: &MfaSession) -> Result<bool, super::Problem> {
+    let status = mfa.status().await.map_err(mfa_broken)?;
+    Ok(status.state == StateKind::Active)
+}
+
 pub(super) async fn expired(mfa: MfaSession) -> Page {
+    if enrolled(&mfa).await? {
+        return Ok(Redirect::to("/account").into_response());
+    }
     let csrf = csrf_token(mfa.session()).await?;
     Ok(pages::expired(&csrf).into_response())
 }

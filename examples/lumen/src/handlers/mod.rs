@@ -221,6 +221,7 @@ impl Notice {
                  Regenerate your codes if you are running low, and if you lost your phone, \
                  set up a new authenticator app."
             }
+            "mfa-on" => "Multi-factor authentication is on.",
             "mfa-postponed" => {
                 "Multi-factor authentication is off. You can turn it on any time under Authentication."
             }
@@ -258,6 +259,17 @@ fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, St
     (refusal_status(outcome), text)
 }
 
+/// A `303` to `to`, setting the cookie `set_cookie`.
+fn redirect_with_cookie(to: &str, set_cookie: &str) -> Response {
+    let mut response = axum::response::Redirect::to(to).into_response();
+    if let Ok(value) = http::HeaderValue::from_str(set_cookie) {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, value);
+    }
+    response
+}
+
 fn with_status(status: StatusCode, page: Markup) -> Response {
     (status, page).into_response()
 }
@@ -288,6 +300,7 @@ pub(crate) fn router<S: SessionStore + Clone>(
         .route("/account/mfa/enable", post(account::enable))
         .route("/account/mfa/disable", post(account::disable))
         .route("/account/mfa/recovery-codes", post(account::regenerate))
+        .route("/account/recovery-codes", get(account::recovery_codes))
         .route(
             "/account/mfa/replace",
             get(account::replace_form).post(account::replace),
