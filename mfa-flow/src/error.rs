@@ -13,6 +13,10 @@ pub enum FlowError {
     /// Confirmation needs an enrolment in progress.
     #[error("the user has no enrolment in progress")]
     NoPendingEnrollment,
+    /// Confirming a new authenticator app needs one being set up
+    /// ([`MfaService::begin_replacement`](crate::MfaService::begin_replacement)).
+    #[error("the user has no new authenticator app being set up")]
+    NoPendingReplacement,
     /// Enrolment cannot start while MFA is active: disable it first.
     #[error("the user is already enrolled; disable MFA before enrolling again")]
     AlreadyEnrolled,

@@ -180,7 +180,9 @@ impl fmt::Debug for AppKey {
 /// Recovery codes are hashed under the key current when they were issued and
 /// cannot be re-hashed (only their hashes are kept), so retire an old key
 /// only once every user has confirmed or regenerated codes since it stopped
-/// being current (`MfaService::status` shows no record still uses it).
+/// being current. (`MfaService::status` does not show key ids; look in the
+/// store: a record names the key of each sealed secret, the active one and
+/// a pending replacement's, and of its recovery codes.)
 #[derive(Debug)]
 pub struct Keyring {
     current: AppKey,

@@ -434,14 +434,15 @@ impl Machine {
             ..
         } = &record.state
         else {
-            return Err(FlowError::NoPendingEnrollment);
+            return Err(FlowError::NoPendingReplacement);
         };
         if now >= new.expires_at {
-            let mut next = record.clone();
-            if let MfaState::Active { replacement, .. } = &mut next.state {
-                *replacement = None;
-            }
-            return Ok(Step::write(next, Outcome::Expired, "replacement_expired"));
+            // The write drops it (`drop_expired_replacement`).
+            return Ok(Step::write(
+                record.clone(),
+                Outcome::Expired,
+                "replacement_expired",
+            ));
         }
         if let Some(locked) = Self::locked(&record.throttle, now) {
             return Ok(locked.step());
@@ -656,6 +657,33 @@ impl Machine {
                     Err(refused) => refused.step(),
                 },
             ),
+        }
+    }
+
+    /// Drops a replacement whose time is up, before any write: an expired
+    /// one is never stored again.
+    pub(crate) fn drop_expired_replacement(record: &mut MfaRecord, now: u64) {
+        if let MfaState::Active { replacement, .. } = &mut record.state
+            && replacement.as_ref().is_some_and(|r| now >= r.expires_at)
+        {
+            *replacement = None;
+        }
+    }
+
+    /// Drops the pending replacement (the user keeps the current app).
+    pub(crate) fn cancel_replacement(record: &MfaRecord) -> Step<()> {
+        match &record.state {
+            MfaState::Active {
+                replacement: Some(_),
+                ..
+            } => {
+                let mut next = record.clone();
+                if let MfaState::Active { replacement, .. } = &mut next.state {
+                    *replacement = None;
+                }
+                Step::write(next, (), "replacement_cancelled")
+            }
+            _ => Step::read_only((), "no_replacement"),
         }
     }
 

@@ -201,7 +201,8 @@ pub enum StateKind {
 pub struct Status {
     /// The state.
     pub state: StateKind,
-    /// When enrolment was confirmed (active users).
+    /// When the current authenticator app was confirmed (active users):
+    /// at enrolment, or when it replaced the one before.
     pub confirmed_at: Option<u64>,
     /// When a pending enrolment expires.
     pub pending_expires_at: Option<u64>,

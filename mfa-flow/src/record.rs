@@ -29,8 +29,13 @@
 //!
 //! `state.kind` is `disabled`, `requested`, `pending` (with `secret`, `totp`
 //! and `expires_at`) or `active` (as above; `replacement`, a new app's
-//! secret waiting for its first code, only while one is pending, absent
-//! otherwise). Times are Unix seconds.
+//! secret waiting for its first code, only while one is pending: it is
+//! dropped at the first write after it expires). Times are Unix seconds.
+//!
+//! `replacement` came after the first release of format 1 and is optional:
+//! every record written before it reads the same. A binary older than it
+//! reads a record *with* a replacement as malformed, so finish a rolling
+//! upgrade before users set up new apps.
 //! `recovery` is `null` when no codes are issued; `hashes` holds the unused
 //! codes' HMAC-SHA-256 values under the recovery key derived from `key`.
 
@@ -83,7 +88,8 @@ pub enum MfaState {
         secret: SealedSecret,
         /// Its TOTP parameters.
         totp: TotpParams,
-        /// When the enrolment was confirmed.
+        /// When this secret was confirmed (its enrolment, or the
+        /// replacement that brought it).
         confirmed_at: u64,
         /// The last accepted time step; only later steps are accepted.
         last_step: u64,

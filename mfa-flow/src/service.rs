@@ -108,6 +108,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
                 return Ok(step.value);
             };
             next.version = record.version.saturating_add(1);
+            Machine::drop_expired_replacement(&mut next, now);
             self.machine.reseal(user, &mut next)?;
             match self
                 .store
@@ -236,6 +237,19 @@ impl<S: Store, C: Clock> MfaService<S, C> {
             .resume_replacement(user, account, &record, self.clock.now())?)
     }
 
+    /// Drops the pending replacement, if any: the user keeps the current
+    /// app ("cancel" on the set-up page).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub async fn cancel_replacement(&self, user: &str) -> Result<(), MfaError<S::Error>> {
+        self.run(user, "cancel_replacement", |_, record, _| {
+            Ok(Machine::cancel_replacement(record))
+        })
+        .await
+    }
+
     /// Confirms the pending replacement with a code from the new app: it
     /// becomes the user's authenticator (its confirming step used up), the
     /// old secret is gone, the recovery codes stay. A wrong code counts
@@ -244,7 +258,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NoPendingEnrollment`] when no replacement is pending;
+    /// [`FlowError::NoPendingReplacement`] when no replacement is pending;
     /// store and key errors.
     pub async fn confirm_replacement(
         &self,

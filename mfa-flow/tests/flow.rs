@@ -479,8 +479,79 @@ async fn an_authenticator_is_replaced_only_when_the_new_one_is_confirmed() {
     // Nothing is pending any more.
     assert!(matches!(
         service.confirm_replacement(USER, &code(&new, &clock)).await,
-        Err(MfaError::Flow(FlowError::NoPendingEnrollment))
+        Err(MfaError::Flow(FlowError::NoPendingReplacement))
     ));
+}
+
+/// A pending replacement is gone after a cancel, a disable, an
+/// administrator's reset, or any write after it expired; a recovery code
+/// never confirms one (malformed, not counted); the TOTP locks hold.
+#[tokio::test]
+async fn a_pending_replacement_ends_with_cancel_disable_reset_or_expiry() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(START);
+    let service = service_with(&store, &clock, &[1]);
+    let (old, codes) = enrolled(&service, &clock).await;
+    let pending = |store: MemoryStore| async move {
+        matches!(
+            store.load(USER).await.unwrap().unwrap().state,
+            MfaState::Active {
+                replacement: Some(_),
+                ..
+            }
+        )
+    };
+    let (new, _) = begin_replacement(&service).await;
+    assert!(matches!(
+        service.confirm_replacement(USER, &codes[0]).await.unwrap(),
+        Outcome::Malformed(_)
+    ));
+    assert_eq!(service.status(USER).await.unwrap().failures, 0);
+    service.cancel_replacement(USER).await.unwrap();
+    assert!(!pending(store.clone()).await);
+    assert!(matches!(
+        service.confirm_replacement(USER, &code(&new, &clock)).await,
+        Err(MfaError::Flow(FlowError::NoPendingReplacement))
+    ));
+    // Expired: the next write (a login) drops it from the record.
+    let _ = begin_replacement(&service).await;
+    clock.advance(181);
+    assert!(pending(store.clone()).await);
+    assert!(logs_in(&service, &code(&old, &clock)).await);
+    assert!(!pending(store.clone()).await);
+    // Locks: five wrong codes, then even the new app's right code waits.
+    let (new, _) = begin_replacement(&service).await;
+    for _ in 0..5 {
+        let refused = service
+            .confirm_replacement(USER, &wrong(&new, &clock))
+            .await
+            .unwrap();
+        assert_eq!(refused, Outcome::Invalid);
+    }
+    assert!(matches!(
+        service
+            .confirm_replacement(USER, &code(&new, &clock))
+            .await
+            .unwrap(),
+        Outcome::Locked { until: Some(_) }
+    ));
+    // Disable and reset drop it with everything else.
+    assert!(
+        service
+            .disable(USER, Policy::Optional, &codes[1])
+            .await
+            .unwrap()
+            .is_accepted()
+    );
+    assert!(!pending(store.clone()).await);
+    let (_, _) = enrolled(&service, &clock).await;
+    let _ = begin_replacement(&service).await;
+    service.admin_reset(USER).await.unwrap();
+    assert_eq!(
+        service.status(USER).await.unwrap().replacement_expires_at,
+        None
+    );
+    assert!(!pending(store).await);
 }
 
 /// A replacement needs an active user, lapses after the TTL (the old app
