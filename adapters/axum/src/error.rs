@@ -33,6 +33,10 @@ pub enum Error {
     /// Confirmation needs an enrolment in progress.
     #[error("the user has no enrolment in progress")]
     NoPendingEnrollment,
+    /// Confirming a new authenticator app needs one being set up, shown in
+    /// this session.
+    #[error("no new authenticator app is being set up in this session")]
+    NoPendingReplacement,
     /// MFA is active already.
     #[error("the user is already enrolled")]
     AlreadyEnrolled,
@@ -70,9 +74,10 @@ impl Error {
         match self {
             Self::NotSignedIn | Self::MfaRequired => StatusCode::UNAUTHORIZED,
             Self::PolicyForbids => StatusCode::FORBIDDEN,
-            Self::NotEnrolled | Self::NoPendingEnrollment | Self::AlreadyEnrolled => {
-                StatusCode::CONFLICT
-            }
+            Self::NotEnrolled
+            | Self::NoPendingEnrollment
+            | Self::NoPendingReplacement
+            | Self::AlreadyEnrolled => StatusCode::CONFLICT,
             Self::InvalidAccountName(_) => StatusCode::BAD_REQUEST,
             Self::Identity(_) | Self::Session(_) | Self::Store(_) | Self::Contention => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -90,6 +95,7 @@ impl Error {
             Self::MfaRequired => "mfa_required",
             Self::NotEnrolled => "not_enrolled",
             Self::NoPendingEnrollment => "no_pending_enrollment",
+            Self::NoPendingReplacement => "no_pending_replacement",
             Self::AlreadyEnrolled => "already_enrolled",
             Self::PolicyForbids => "policy_forbids",
             Self::InvalidAccountName(_) => "invalid_account_name",
@@ -118,6 +124,7 @@ impl Error {
             MfaError::Contention => Self::Contention,
             MfaError::Flow(FlowError::NotEnrolled) => Self::NotEnrolled,
             MfaError::Flow(FlowError::NoPendingEnrollment) => Self::NoPendingEnrollment,
+            MfaError::Flow(FlowError::NoPendingReplacement) => Self::NoPendingReplacement,
             MfaError::Flow(FlowError::AlreadyEnrolled) => Self::AlreadyEnrolled,
             MfaError::Flow(FlowError::PolicyForbids) => Self::PolicyForbids,
             MfaError::Flow(FlowError::InvalidAccountName(e)) => {

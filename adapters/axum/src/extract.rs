@@ -210,26 +210,47 @@ impl MfaSession {
         Ok(enrollment)
     }
 
-    /// Confirms the pending replacement with a code from the new app (only
-    /// this session was shown it: [`replacement`](Self::replacement)
-    /// replaces one another session started): it becomes the user's authenticator and the old one stops
+    /// Confirms the replacement this session showed with a code from the
+    /// new app: it becomes the user's authenticator and the old one stops
     /// working; the recovery codes stay. When it is accepted the session is
-    /// raised again (new id, verified now). Needs a recent verification, as
-    /// [`replacement`](Self::replacement) does.
+    /// raised again (new id, verified now). It needs a session at
+    /// [`Level::Mfa`] that was shown the pending replacement by
+    /// [`replacement`](Self::replacement) (which asked for the recent
+    /// verification); the replacement's own TTL bounds the rest.
     ///
     /// # Errors
     ///
-    /// [`Error::MfaRequired`] without a recent verification;
-    /// [`Error::NoPendingEnrollment`] when no replacement is pending; store
-    /// and session errors.
+    /// [`Error::MfaRequired`] below [`Level::Mfa`];
+    /// [`Error::NoPendingReplacement`] when none is pending, it expired, or
+    /// this session was not shown it (another session began it); store and
+    /// session errors.
     pub async fn confirm_replacement(&mut self, code: &str) -> Result<Outcome<Verified>, Error> {
-        self.recently_verified()?;
+        self.passed_mfa()?;
+        let session = &self.bound.session;
+        let shown: Option<String> = session.get(REPLACEMENT_KEY).await?;
+        let pending = self.mfa.0.pending_replacement(self.user()).await?;
+        if shown.is_none() || shown != pending {
+            return Err(Error::NoPendingReplacement);
+        }
         let outcome = self.mfa.0.confirm_replacement(self.user(), code).await?;
         if outcome.is_accepted() {
             self.bound.session.remove::<String>(REPLACEMENT_KEY).await?;
             self.raise().await?;
         }
         Ok(outcome)
+    }
+
+    /// Drops the pending replacement: the user keeps the current app.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MfaRequired`] below [`Level::Mfa`]; store and session
+    /// errors.
+    pub async fn cancel_replacement(&self) -> Result<(), Error> {
+        self.passed_mfa()?;
+        self.mfa.0.cancel_replacement(self.user()).await?;
+        self.bound.session.remove::<String>(REPLACEMENT_KEY).await?;
+        Ok(())
     }
 
     /// Checks a code of the `kind` the user chose. When it is accepted the
@@ -257,8 +278,9 @@ impl MfaSession {
     }
 
     /// Replaces the recovery codes: a factor change, so it needs a session
-    /// at [`Level::Mfa`] and a current code from the app, newer than the
-    /// last one used.
+    /// at [`Level::Mfa`] and, in the same request, a current code from the
+    /// app (newer than the last one used) or an unused recovery code (a
+    /// user without the phone), which is retired with the others.
     ///
     /// # Errors
     ///

@@ -93,6 +93,13 @@ pub(crate) trait Flow: Send + Sync {
         code: &'a str,
     ) -> BoxFuture<'a, Result<Outcome<Verified>, Error>>;
     fn cancel_enrollment<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>>;
+    /// The fingerprint of the pending replacement's QR code, if one is
+    /// pending and not expired.
+    fn pending_replacement<'a>(
+        &'a self,
+        user: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>>;
+    fn cancel_replacement<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>>;
     fn policy<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Policy>;
     fn verify<'a>(
         &'a self,
@@ -316,6 +323,30 @@ where
         Box::pin(async move {
             self.service
                 .confirm_enrollment(user.as_str(), code)
+                .await
+                .map_err(Error::from_flow)
+        })
+    }
+
+    fn pending_replacement<'a>(
+        &'a self,
+        user: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
+        Box::pin(async move {
+            let account = self.policy.account_name(user).await;
+            let ticket = self
+                .service
+                .resume_replacement(user.as_str(), &account)
+                .await
+                .map_err(Error::from_flow)?;
+            Ok(ticket.as_ref().map(fingerprint))
+        })
+    }
+
+    fn cancel_replacement<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.service
+                .cancel_replacement(user.as_str())
                 .await
                 .map_err(Error::from_flow)
         })

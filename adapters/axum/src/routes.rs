@@ -28,12 +28,13 @@ struct CodeBody {
 /// `GET /status`, `POST /enrollment`, `POST /enrollment/confirm`,
 /// `POST /enrollment/cancel` (an optional opt-in put off),
 /// `POST /challenge`, `POST /recovery`, `POST /recovery-codes`,
-/// `POST /disable`, and `POST /replacement`, `POST /replacement/confirm`
-/// (a new authenticator app for an enrolled user, with a verification
-/// within [`REPLACEMENT_WINDOW`](crate::REPLACEMENT_WINDOW)).
+/// `POST /disable`, and `POST /replacement`, `POST /replacement/confirm`,
+/// `POST /replacement/cancel` (a new authenticator app for an enrolled
+/// user: starting one needs a verification within
+/// [`REPLACEMENT_WINDOW`](crate::REPLACEMENT_WINDOW)).
 ///
-/// Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}` to start an
-/// enrolment) with `Content-Type: application/json`, so a plain HTML form
+/// Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}` to start or
+/// cancel an enrolment or a replacement) with `Content-Type: application/json`, so a plain HTML form
 /// from another site cannot post to them; bodies over [`MAX_BODY`] bytes
 /// are refused. Nest them outside [`MfaLayer`](crate::MfaLayer): they check
 /// the session themselves, through [`MfaSession`].
@@ -49,6 +50,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(mfa: &Mfa) -> Router<S> {
         .route("/disable", post(disable))
         .route("/replacement", post(begin_replacement))
         .route("/replacement/confirm", post(confirm_replacement))
+        .route("/replacement/cancel", post(cancel_replacement))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(mfa.clone())
 }
@@ -125,6 +127,16 @@ async fn confirm_replacement(
     let now = mfa.now();
     accepted(mfa.confirm_replacement(&body.code).await, now)?;
     Ok(Json(serde_json::json!({ "status": "replaced" })).into_response())
+}
+
+async fn cancel_replacement(
+    mfa: MfaSession,
+    Json(_): Json<serde::de::IgnoredAny>,
+) -> Result<Response, Response> {
+    mfa.cancel_replacement()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Json(serde_json::json!({ "status": "cancelled" })).into_response())
 }
 
 /// A new secret's QR code, key and expiry.

@@ -719,6 +719,18 @@ async fn a_lost_authenticator_is_replaced_after_a_recovery_code_sign_in() {
         .await;
     assert_eq!(passed.status, StatusCode::OK);
 
+    // Another session, even at level 2, cannot confirm what it was not
+    // shown.
+    let code = new.generate(clock.now()).unwrap();
+    let elsewhere = laptop
+        .post_json(
+            "/mfa/api/replacement/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::CONFLICT, "{}", elsewhere.body);
+    assert_eq!(elsewhere.body, json!({ "error": "no_pending_replacement" }));
+
     // Its code does not confirm the new app; the new app's does.
     clock.advance(30);
     let code = old.generate(clock.now()).unwrap();
@@ -768,4 +780,53 @@ async fn a_lost_authenticator_is_replaced_after_a_recovery_code_sign_in() {
     let stale = next.post_json("/mfa/api/replacement", json!({})).await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
     assert_eq!(stale.body, json!({ "error": "mfa_required" }));
+}
+
+/// Starting a replacement needs a recent verification; confirming it needs
+/// only the session that was shown it, within its TTL, even after the
+/// window has passed. A cancelled one confirms nothing.
+#[tokio::test]
+async fn a_replacement_started_in_the_window_is_confirmed_after_it() {
+    let (app, _, clock) = app(Policy::Optional);
+    let mut client = Client::new(&app);
+    client.sign_in("ada").await;
+    let _ = enrol(&mut client, &clock).await;
+    clock.advance(mfa_axum::REPLACEMENT_WINDOW - 60);
+    let started = client.post_json("/mfa/api/replacement", json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let secret = started.body["secret"].as_str().unwrap().to_owned();
+    let new = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(&secret).unwrap(),
+    );
+    clock.advance(120);
+    let code = new.generate(clock.now()).unwrap();
+    let replaced = client
+        .post_json(
+            "/mfa/api/replacement/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    // Confirmed now, so the window starts again: a new one, cancelled.
+    let again = client.post_json("/mfa/api/replacement", json!({})).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let secret = again.body["secret"].as_str().unwrap().to_owned();
+    let newer = Totp::new(
+        TotpConfig::default(),
+        &Secret::from_base32(&secret).unwrap(),
+    );
+    let cancelled = client
+        .post_json("/mfa/api/replacement/cancel", json!({}))
+        .await;
+    assert_eq!(cancelled.body, json!({ "status": "cancelled" }));
+    clock.advance(30);
+    let code = newer.generate(clock.now()).unwrap();
+    let refused = client
+        .post_json(
+            "/mfa/api/replacement/confirm",
+            json!({ "code": code.as_str() }),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
 }
