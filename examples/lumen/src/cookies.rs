@@ -91,16 +91,39 @@ pub(crate) fn derive(key: &[u8], purpose: &str) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac(key, &[b"lumen key", purpose.as_bytes()]))
 }
 
-/// The value of the cookie `name` in a request's `Cookie` headers.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// Every value of the cookie `name` in a request's `Cookie` headers, in
+/// order. A browser sends several under one name when they differ in path
+/// or domain (one planted by a sibling domain, say), so each is tried; a
+/// pair that is not text is skipped, not the whole header.
+fn cookies<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h str> + 'h {
     headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
+        .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
+        .filter(move |(n, _)| *n == name)
         .map(|(_, value)| value)
+}
+
+/// The first value of the cookie `name`.
+fn cookie<'h>(headers: &'h HeaderMap, name: &'h str) -> Option<&'h str> {
+    cookies(headers, name).next()
+}
+
+/// A device entry's shape: `nonce.issued.mac`, base64url and digits.
+fn entry_shaped(entry: &str) -> bool {
+    let mut parts = entry.split('.');
+    let b64 = |p: &str| {
+        (16..=32).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(n), Some(t), Some(m), None)
+            if b64(n) && b64(m) && (1..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    )
 }
 
 fn equal(a: &str, b: &str) -> bool {
@@ -163,7 +186,7 @@ impl Cookies {
         &self,
         headers: &HeaderMap,
     ) -> Result<(String, Option<String>), getrandom::Error> {
-        if let Some(value) = cookie(headers, self.csrf_name()).filter(|v| well_formed(v)) {
+        if let Some(value) = cookies(headers, self.csrf_name()).find(|v| well_formed(v)) {
             return Ok((self.form_token(value), None));
         }
         let value = random_token()?;
@@ -180,9 +203,9 @@ impl Cookies {
     /// Whether `submitted` is the form token of the browser's CSRF cookie
     /// (compared in constant time); `false` without the cookie.
     pub(crate) fn form_matches(&self, headers: &HeaderMap, submitted: &str) -> bool {
-        cookie(headers, self.csrf_name())
+        cookies(headers, self.csrf_name())
             .filter(|v| well_formed(v))
-            .is_some_and(|value| equal(&self.form_token(value), submitted))
+            .any(|value| equal(&self.form_token(value), submitted))
     }
 
     /// The `Set-Cookie` value that carries `codes` (issued to `user` for
@@ -295,8 +318,8 @@ impl Cookies {
     /// cookie made for that address, under this app's key, at most 180
     /// days old.
     pub(crate) fn device(&self, headers: &HeaderMap, email: &str, now: u64) -> Option<Device> {
-        let value = cookie(headers, DEVICE_COOKIE)?;
-        value.split('~').find_map(|entry| {
+        let entries = cookies(headers, DEVICE_COOKIE).flat_map(|value| value.split('~'));
+        entries.take(32).find_map(|entry| {
             let mut parts = entry.split('.');
             let (nonce, issued, tag) = (parts.next()?, parts.next()?, parts.next()?);
             if parts.next().is_some() || !equal(&self.entry_mac(email, nonce, issued), tag) {
@@ -329,10 +352,9 @@ impl Cookies {
             "{nonce}.{issued}.{}",
             self.entry_mac(email, &nonce, &issued)
         )];
-        let kept = cookie(headers, DEVICE_COOKIE)
-            .unwrap_or("")
-            .split('~')
-            .filter(|entry| entry.split('.').count() == 3 && entry.len() <= 80)
+        let kept = cookies(headers, DEVICE_COOKIE)
+            .flat_map(|value| value.split('~'))
+            .filter(|entry| entry_shaped(entry))
             .filter(|entry| used.is_none_or(|d| entry.split('.').next() != Some(d.0.as_str())))
             .take(DEVICES_KEPT - 1)
             .map(str::to_owned);
@@ -380,6 +402,30 @@ mod tests {
             .form(&HeaderMap::new())
             .unwrap();
         assert!(secure.1.unwrap().starts_with("__Host-lumen_csrf="));
+    }
+
+    #[test]
+    fn every_cookie_of_a_name_is_tried_and_odd_pairs_are_skipped() {
+        let cookies = Cookies::new(&[7; 32], false);
+        let now = 1_800_000_000;
+        let set = cookies
+            .trust(&HeaderMap::new(), "ada@x.io", None, now)
+            .unwrap();
+        let pair = set.split(';').next().unwrap_or_default();
+        let (_, value) = pair.split_once('=').unwrap();
+        let mut headers = HeaderMap::new();
+        let header = format!("pref=caf\u{e9}; lumen_device=x.1.y; lumen_device={value}");
+        headers.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_bytes(header.as_bytes()).unwrap(),
+        );
+        assert!(cookies.device(&headers, "ada@x.io", now).is_some());
+        let (token, _) = cookies.form(&HeaderMap::new()).unwrap();
+        assert!(!cookies.form_matches(&headers, &token));
+        // Only well-shaped entries are carried forward.
+        let renewed = cookies.trust(&headers, "bob@x.io", None, now).unwrap();
+        assert!(!renewed.contains("x.1.y"), "{renewed}");
+        assert!(renewed.contains(value), "{renewed}");
     }
 
     #[test]

@@ -212,7 +212,10 @@ pub(crate) fn enroll(
                 button type="submit" { "Confirm" }
             }
             @if e.purpose == Purpose::Replacement {
-                p.aside { a href="/account/authentication" id="cancel" { "Cancel and keep the current app" } }
+                form.aside method="post" action="/account/mfa/replace/cancel" id="cancel" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.link type="submit" { "Cancel and keep the current app" }
+                }
             }
             @if e.purpose == (Purpose::First { can_postpone: true }) {
                 form.aside method="post" action="/mfa/enroll/cancel" id="postpone" {

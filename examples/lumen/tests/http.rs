@@ -919,6 +919,34 @@ async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend
             "{customer}: {}",
             replaced.body
         );
+        // Submitted twice: back to the tab, and no new QR code behind the
+        // user's back.
+        let twice = owner
+            .post(
+                "/account/mfa/replace",
+                &[("csrf", &page.csrf()), ("code", &code(&new, &test.clock))],
+            )
+            .await;
+        assert_eq!(twice.location(), Some("/account/authentication"));
+        let status = owner.get("/api/mfa/status").await;
+        assert!(
+            status.body.contains("\"replacement_expires_at\":null"),
+            "{}",
+            status.body
+        );
+        // Cancel drops a pending one.
+        let pending = owner.get("/account/mfa/replace").await;
+        assert!(pending.body.contains("id=\"cancel\""));
+        let cancelled = owner
+            .post("/account/mfa/replace/cancel", &[("csrf", &pending.csrf())])
+            .await;
+        assert_eq!(cancelled.location(), Some("/account/authentication"));
+        let status = owner.get("/api/mfa/status").await;
+        assert!(
+            status.body.contains("\"replacement_expires_at\":null"),
+            "{}",
+            status.body
+        );
         // A recovery code regenerates the codes.
         let fresh = owner
             .submit(

@@ -202,15 +202,31 @@ pub(super) async fn replace(
             audit("authenticator_replaced", &mfa, &client);
             Ok(Redirect::to("/account/authentication?notice=app-replaced").into_response())
         }
-        Ok(Outcome::Expired) | Err(Error::NoPendingEnrollment) => {
+        Ok(Outcome::Expired) => {
             Ok(Redirect::to("/account/mfa/replace?notice=replacement-expired").into_response())
         }
         Ok(refused) => {
             let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
             replace_page(&mfa, Some((status, &text)), None).await
         }
-        Err(Error::MfaRequired) => Ok(Redirect::to("/account/mfa/replace").into_response()),
+        // Nothing pending for this session: confirmed already (a second
+        // submit), cancelled, or begun elsewhere. The tab shows the state;
+        // no new QR code is made behind the user's back.
+        Err(Error::NoPendingReplacement) => {
+            Ok(Redirect::to("/account/authentication").into_response())
+        }
+        Err(Error::MfaRequired) => Ok(Redirect::to("/mfa/challenge").into_response()),
         Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
+        Err(e) => Err(mfa_broken(e)),
+    }
+}
+
+/// "Cancel and keep the current app": the pending new app is dropped.
+pub(super) async fn cancel_replacement(mfa: MfaSession, Checked(_): Checked<Csrf>) -> Page {
+    match mfa.cancel_replacement().await {
+        Ok(()) | Err(Error::MfaRequired) => {
+            Ok(Redirect::to("/account/authentication").into_response())
+        }
         Err(e) => Err(mfa_broken(e)),
     }
 }

@@ -306,6 +306,10 @@ pub(crate) fn router<S: SessionStore + Clone>(
             get(account::replace_form).post(account::replace),
         )
         .route("/account/mfa/replace/verify", post(account::reverify))
+        .route(
+            "/account/mfa/replace/cancel",
+            post(account::cancel_replacement),
+        )
         .route_layer(MfaLayer::new(&app.mfa));
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
