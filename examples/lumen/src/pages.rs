@@ -456,9 +456,12 @@ fn profile(a: &Account<'_>) -> Markup {
     }
 }
 
-fn code_field() -> Markup {
+/// A labelled field that takes a code from the app or a recovery code (so
+/// no numeric keyboard), its label naming both.
+fn code_field(id: &str) -> Markup {
     html! {
-        input.code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="40" required placeholder="123456";
+        label for=(id) { "Code from your app, or a recovery code" }
+        input.code type="text" name="code" id=(id) autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="40" required;
     }
 }
 
@@ -486,7 +489,7 @@ fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
                 p { "Your old codes stop working. Enter a current code from your app, or one of your recovery codes." }
                 form.inline method="post" action="/account/mfa/recovery-codes" id="regenerate" {
                     input type="hidden" name="csrf" value=(csrf);
-                    (code_field())
+                    (code_field("regenerate-code"))
                     button type="submit" { "Regenerate" }
                 }
                 h2 { "Turn off" }
@@ -496,7 +499,7 @@ fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
                     p { "Enter a current code from your app (or a recovery code) to turn multi-factor authentication off." }
                     form.inline method="post" action="/account/mfa/disable" id="disable" {
                         input type="hidden" name="csrf" value=(csrf);
-                        (code_field())
+                        (code_field("disable-code"))
                         button.danger type="submit" { "Turn off" }
                     }
                 }

@@ -530,10 +530,25 @@ async fn session_cookie_and_id_rotation(backend: Backend) {
     stale.cookies.set_session(Some(after_login));
     assert_eq!(stale.get("/account").await.location(), Some("/login"));
 
-    // A sign-in never keeps the id the browser came with (fixation).
+    // Signed in, the sign-in and registration pages lead to the account.
+    assert_eq!(client.get("/login").await.location(), Some("/account"));
+    assert_eq!(client.get("/register").await.location(), Some("/account"));
+    // A sign-in never keeps the id the browser came with (fixation): a
+    // live session's id planted in another browser is replaced.
     let before = client.session().unwrap();
-    client.sign_in("ada@example.com", PASSWORD).await;
-    let after = client.session().unwrap();
+    let mut planted = Client::new(&test);
+    let csrf = planted.get("/login").await.csrf();
+    planted.cookies.set_session(Some(before.clone()));
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("email", "ada@example.com"),
+        ("password", PASSWORD),
+    ];
+    assert_eq!(
+        planted.post("/login", &fields).await.location(),
+        Some("/account")
+    );
+    let after = planted.session().unwrap();
     assert_ne!(after, before, "the id changes at sign-in");
 
     // With HTTPS configured, cookies are Secure, the form's with the
@@ -1135,6 +1150,41 @@ async fn result_pages_survive_reload_and_a_second_tab(backend: Backend) {
     );
 }
 
+/// The Authentication tab's code fields are labelled and take recovery
+/// codes (no numeric keyboard, no placeholder posing as a value); a reused
+/// recovery code is told so, not to "enter the code your app shows".
+async fn code_fields_are_labelled_and_answers_name_the_code(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let (mut client, _, codes) = enrolled(&test, "ada@example.com").await;
+    let tab = client.get("/account/authentication").await;
+    for id in ["regenerate-code", "disable-code"] {
+        assert!(tab.body.contains(&format!("<label for=\"{id}\">")), "{id}");
+        assert!(tab.body.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(!tab.body.contains("inputmode=\"numeric\""));
+    assert!(!tab.body.contains("placeholder"));
+    for round in 0..2 {
+        client.submit("/account", "/logout", &[]).await;
+        client.sign_in("ada@example.com", PASSWORD).await;
+        let answer = client
+            .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
+            .await;
+        if round == 0 {
+            assert!(answer.location().is_some(), "{}", answer.body);
+        } else {
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+            assert!(
+                answer.body.contains("it was used already"),
+                "{}",
+                answer.body
+            );
+            assert!(!answer.body.contains("your app shows now"));
+        }
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1165,6 +1215,7 @@ on_both_backends!(
     a_lost_phone_is_replaced_after_a_recovery_code_sign_in,
     an_optional_opt_in_can_be_put_off_and_a_required_one_cannot,
     result_pages_survive_reload_and_a_second_tab,
+    code_fields_are_labelled_and_answers_name_the_code,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

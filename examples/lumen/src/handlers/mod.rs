@@ -247,13 +247,17 @@ fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, St
         }
         Outcome::Expired => "This QR code has expired.".to_owned(),
         Outcome::Malformed(_) if kind == CodeKind::Recovery => {
-            "Enter a recovery code as it was shown to you, such as ABCD-EFGH-….".to_owned()
+            "Enter a recovery code as it was shown to you, such as ABCD-EFGH-IJKL.".to_owned()
         }
         Outcome::Malformed(_) if kind == CodeKind::Any => {
             "Enter the 6-digit code from your app, or a recovery code.".to_owned()
         }
         Outcome::Malformed(_) => "Enter the 6-digit code from your authenticator app.".to_owned(),
-        _ => "That code is not valid. Enter the code your app shows now; each code works once."
+        _ if kind == CodeKind::Recovery => {
+            "That recovery code is not valid, or it was used already: each works once.".to_owned()
+        }
+        _ => "That code is not valid. Enter the code your app shows now; each code works once. \
+              If the codes keep failing, check that your phone's clock is set automatically."
             .to_owned(),
     };
     (refusal_status(outcome), text)

@@ -30,7 +30,20 @@ fn with_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
     response
 }
 
-pub(super) async fn register_form(State(app): State<AppState>, headers: HeaderMap) -> Page {
+/// Whether someone is signed in (reading the session stores nothing).
+async fn signed_in(session: &Session) -> Result<bool, Broken> {
+    Ok(session.get::<String>(USER_KEY).await?.is_some())
+}
+
+pub(super) async fn register_form(
+    State(app): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> Page {
+    // Signed in already: the account (the guard sends on from there).
+    if signed_in(&session).await? {
+        return Ok(Redirect::to("/account").into_response());
+    }
     // The form's token comes with a cookie of its own: a visitor who has
     // not signed in has no stored session.
     let (csrf, set_cookie) = app.cookies.form(&headers)?;
@@ -152,9 +165,13 @@ protected!(RegisterForm, LoginForm);
 
 pub(super) async fn login_form(
     State(app): State<AppState>,
+    session: Session,
     headers: HeaderMap,
     Query(notice): Query<Notice>,
 ) -> Page {
+    if signed_in(&session).await? {
+        return Ok(Redirect::to("/account").into_response());
+    }
     let (csrf, set_cookie) = app.cookies.form(&headers)?;
     let page = pages::login("", None, notice.text(), &csrf).into_response();
     Ok(with_cookie(page, set_cookie))
