@@ -126,6 +126,18 @@ impl ThrottleConfig {
         Some(self.first_lock.saturating_mul(factor).min(self.max_lock))
     }
 
+    /// How many more failures, after `failures` in a row, until the next
+    /// lock: counting down to [`lock_at`](Self::lock_at), then 1 (once
+    /// locks have begun, every failure brings one), and 0 at the hard lock.
+    #[must_use]
+    pub fn attempts_before_lock(&self, failures: u32) -> u32 {
+        if self.hard_locked(failures) {
+            0
+        } else {
+            self.lock_at.saturating_sub(failures).max(1)
+        }
+    }
+
     /// Whether `failures` consecutive failures hard-lock TOTP.
     #[must_use]
     pub fn hard_locked(&self, failures: u32) -> bool {
@@ -283,6 +295,11 @@ mod tests {
             ]
         );
         assert_eq!(t.lock_after(99), Some(900));
+        let left: Vec<u32> = [0, 1, 4, 5, 6, 99, 100]
+            .iter()
+            .map(|f| t.attempts_before_lock(*f))
+            .collect();
+        assert_eq!(left, [5, 4, 1, 1, 1, 1, 0]);
         assert_eq!(t.lock_after(u32::MAX), Some(900));
         assert!(!t.hard_locked(99));
         assert!(t.hard_locked(100));

@@ -746,6 +746,10 @@ impl Machine {
             replacement_expires_at,
             recovery_codes_left: record.recovery.as_ref().map_or(0, |r| r.hashes.len()),
             failures: record.throttle.failures,
+            attempts_before_lock: self
+                .config
+                .throttle
+                .attempts_before_lock(record.throttle.failures),
             locked_until: record.throttle.locked_until.filter(|u| now < *u),
             hard_locked: self.config.throttle.hard_locked(record.throttle.failures),
         }

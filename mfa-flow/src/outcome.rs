@@ -214,6 +214,10 @@ pub struct Status {
     pub recovery_codes_left: usize,
     /// Consecutive failures.
     pub failures: u32,
+    /// Failures left before the next lock
+    /// ([`ThrottleConfig::attempts_before_lock`](crate::ThrottleConfig::attempts_before_lock)):
+    /// what a code page tells the user after a wrong code.
+    pub attempts_before_lock: u32,
     /// The end of the current timed lock, if one is in force.
     pub locked_until: Option<u64>,
     /// Whether TOTP is hard-locked (only a recovery code or an administrator

@@ -167,11 +167,12 @@ pub(crate) fn enroll(
     notice: Option<&str>,
     csrf: &str,
 ) -> Markup {
-    let (heading, action, expired_url) = match e.purpose {
+    // Where a new QR code comes from when this one runs out.
+    let (heading, action, renew_url) = match e.purpose {
         Purpose::First { .. } => (
             "Set up your authenticator app",
             "/mfa/enroll",
-            "/mfa/expired",
+            "/mfa/enroll",
         ),
         Purpose::Replacement => (
             "Set up a new authenticator app",
@@ -191,10 +192,16 @@ pub(crate) fn enroll(
                 button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" title="Can't scan? Click to show the key" {
                     (PreEscaped(e.qr_svg))
                 }
-                p.validity {
+                p.validity id="validity" {
                     "This QR code expires in "
-                    strong id="countdown" data-expires-in=(e.expires_in) data-expired-url=(expired_url) { (countdown(e.expires_in)) }
+                    strong id="countdown" data-expires-in=(e.expires_in) { (countdown(e.expires_in)) }
                     "."
+                }
+                // Read out now and then, and 30 seconds before the end.
+                p.sr-only id="countdown-announce" aria-live="polite" {}
+                div.error id="expired-notice" role="alert" hidden {
+                    "This QR code has expired. "
+                    a.button href=(renew_url) id="new-code" { "Show a new QR code" }
                 }
                 p.hint { "Can't scan it? Click the QR code to show the key." }
                 dl.manual id="manual" hidden {
@@ -298,18 +305,28 @@ pub(crate) fn codes_already_shown(csrf: &str) -> Markup {
     )
 }
 
-pub(crate) fn challenge(error: Option<&str>, csrf: &str) -> Markup {
+/// The code page; `locked_for`: seconds until codes are taken again (the
+/// field waits, with a live countdown).
+pub(crate) fn challenge(error: Option<&str>, locked_for: Option<u64>, csrf: &str) -> Markup {
+    let locked = locked_for.is_some();
     let content = html! {
         section.card {
             h1 { "Enter your code" }
             p { "Open your authenticator app and enter the 6-digit code for Lumen." }
             (message(error, None))
+            @if let Some(wait) = locked_for {
+                p.lock id="lock" {
+                    "You can try again in "
+                    strong id="lock-countdown" data-locked-for=(wait) { (countdown(wait)) }
+                    ". A recovery code works now."
+                }
+            }
             form method="post" action="/mfa/challenge" {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "6-digit code"
-                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus;
+                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus[!locked] disabled[locked];
                 }
-                button type="submit" { "Verify" }
+                button type="submit" id="verify" disabled[locked] { "Verify" }
             }
             p.aside { a href="/mfa/recovery" id="use-recovery" { "Use a recovery code instead" } }
         }

@@ -1,22 +1,69 @@
-// Lumen: the enrolment countdown, the click-to-reveal key, copying and
-// downloading recovery codes, and the registration's MFA option.
+// Lumen: the enrolment countdown, the lock countdown, the click-to-reveal
+// key, copying and downloading recovery codes, and the registration's MFA
+// option.
 "use strict";
 
+const clock = (left) => `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+
+// Counts `seconds` down in `element`, calling `each(left)` on every tick
+// and `done()` at zero.
+const countDown = (element, seconds, each, done) => {
+  const deadline = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+    element.textContent = clock(left);
+    each(left);
+    if (left === 0) {
+      clearInterval(timer);
+      done();
+    }
+  };
+  const timer = setInterval(tick, 250);
+  tick();
+};
+
 document.addEventListener("DOMContentLoaded", () => {
+  // The QR code's time: read out politely each minute and 30 seconds
+  // before the end; at zero, a new QR code is offered on this page (what
+  // was typed stays).
   const countdown = document.getElementById("countdown");
   if (countdown) {
-    const deadline = Date.now() + Number(countdown.dataset.expiresIn) * 1000;
-    const target = countdown.dataset.expiredUrl;
-    const tick = () => {
-      const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
-      countdown.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
-      if (left === 0) {
-        clearInterval(timer);
-        window.location.assign(target);
+    const validity = document.getElementById("validity");
+    const announce = document.getElementById("countdown-announce");
+    const expired = document.getElementById("expired-notice");
+    let said = "";
+    const say = (text) => {
+      if (announce && text !== said) {
+        announce.textContent = text;
+        said = text;
       }
     };
-    const timer = setInterval(tick, 250);
-    tick();
+    countDown(countdown, Number(countdown.dataset.expiresIn), (left) => {
+      if (left > 0 && left <= 30) {
+        validity.classList.add("warning");
+        say("Less than 30 seconds left to scan this QR code.");
+      } else if (left > 30 && left % 60 === 0) {
+        say(`${left / 60} minute${left === 60 ? "" : "s"} left to scan this QR code.`);
+      }
+    }, () => {
+      validity.hidden = true;
+      if (expired) expired.hidden = false;
+      say("This QR code has expired.");
+    });
+  }
+
+  // A lock on codes: the field waits, then opens again by itself.
+  const lock = document.getElementById("lock-countdown");
+  if (lock) {
+    countDown(lock, Number(lock.dataset.lockedFor), () => {}, () => {
+      document.getElementById("lock").textContent = "You can try again now.";
+      for (const id of ["code", "verify"]) {
+        const field = document.getElementById(id);
+        if (field) field.disabled = false;
+      }
+      const code = document.getElementById("code");
+      if (code) code.focus();
+    });
   }
 
   const qr = document.getElementById("qr");
@@ -57,10 +104,15 @@ document.addEventListener("DOMContentLoaded", () => {
   const otp = document.getElementById("otp");
   const hint = document.getElementById("otp-hint");
   if (customer && otp) {
+    // The user's own choice, given back when the customer leaves it to them.
+    let chosen = !otp.disabled && otp.checked;
+    otp.addEventListener("change", () => {
+      if (!otp.disabled) chosen = otp.checked;
+    });
     const follow = () => {
       const option = customer.options[customer.selectedIndex];
       const required = option && option.dataset.mfaRequired === "true";
-      if (required) otp.checked = true;
+      otp.checked = required || chosen;
       otp.disabled = required;
       if (hint) hint.hidden = !required;
     };

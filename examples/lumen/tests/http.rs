@@ -276,16 +276,37 @@ async fn wrong_codes_lock_with_the_time_left(backend: Backend) {
     );
     // Five wrong codes in a row: the fifth starts a 30-second lock, in
     // which even the right code is refused, with the time left.
-    for _ in 0..5 {
+    // Each wrong code says how many are left before the pause.
+    for left in [
+        "4 more wrong codes",
+        "3 more",
+        "2 more",
+        "One more wrong code",
+        "",
+    ] {
         let answer = client
             .submit("/mfa/challenge", "/mfa/challenge", &[("code", wrong)])
             .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert!(answer.body.contains(left), "{left}: {}", answer.body);
+        assert!(answer.body.contains("phone's clock"));
     }
     let locked = client
         .submit("/mfa/challenge", "/mfa/challenge", &[("code", &good)])
         .await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    // The field waits, with a countdown, and the recovery code is offered;
+    // a reload shows the same.
+    for page in [&locked, &client.get("/mfa/challenge").await] {
+        assert!(
+            page.body
+                .contains("id=\"lock-countdown\" data-locked-for=\"30\""),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("disabled"));
+        assert!(page.body.contains("href=\"/mfa/recovery\""));
+    }
     assert!(
         locked
             .body

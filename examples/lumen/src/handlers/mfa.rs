@@ -110,7 +110,13 @@ async fn code_form(mfa: &MfaSession, kind: CodeKind) -> Page {
     let csrf = csrf_token(mfa.session()).await?;
     Ok(match kind {
         CodeKind::Recovery => pages::recovery(None, &csrf),
-        _ => pages::challenge(None, &csrf),
+        _ => {
+            // A reload during a lock shows the lock, not an open field.
+            let status = mfa.status().await.map_err(mfa_broken)?;
+            let locked_for = status.locked_until.map(|u| u.saturating_sub(mfa.now()));
+            let text = locked_for.map(|_| "Too many wrong codes.");
+            pages::challenge(text, locked_for, &csrf)
+        }
     }
     .into_response())
 }
@@ -128,11 +134,31 @@ async fn check_code(mut mfa: MfaSession, form: &CodeForm, kind: CodeKind) -> Pag
             Ok(Redirect::to("/account").into_response())
         }
         Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), kind);
+            let (status, mut text) = refusal(&refused, mfa.now(), kind);
             let csrf = csrf_token(mfa.session()).await?;
-            let page = match kind {
-                CodeKind::Recovery => pages::recovery(Some(&text), &csrf),
-                _ => pages::challenge(Some(&text), &csrf),
+            let page = match (kind, &refused) {
+                (CodeKind::Recovery, _) => pages::recovery(Some(&text), &csrf),
+                (_, Outcome::Locked { until }) => {
+                    let locked_for = until.map(|u| u.saturating_sub(mfa.now()));
+                    pages::challenge(Some(&text), locked_for, &csrf)
+                }
+                (_, Outcome::Invalid | Outcome::Replayed) => {
+                    // Warn before the lock: how many tries are left; or, if
+                    // this one brought a lock, how long it lasts.
+                    let status = mfa.status().await.map_err(mfa_broken)?;
+                    let now = mfa.now();
+                    let locked_for = status.locked_until.map(|u| u.saturating_sub(now));
+                    text.push_str(&match (locked_for, status.attempts_before_lock) {
+                        (Some(wait), _) => format!(
+                            " Too many wrong codes: try again in {}.",
+                            pages::time_left(wait)
+                        ),
+                        (None, 1) => " One more wrong code pauses sign-in with codes.".to_owned(),
+                        (None, n) => format!(" {n} more wrong codes pause sign-in with codes."),
+                    });
+                    pages::challenge(Some(&text), locked_for, &csrf)
+                }
+                _ => pages::challenge(Some(&text), None, &csrf),
             };
             Ok(with_status(status, page))
         }
