@@ -33,6 +33,9 @@ use crate::flow::{AppClock, CustomerPolicy, LumenStore, USER_KEY};
 use crate::handlers::{AppState, router};
 use crate::security::Hashing;
 
+/// The issuer authenticator apps show above the account.
+pub(crate) const ISSUER: &str = "Lumen";
+
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -271,7 +274,7 @@ impl Lumen {
         // The decoy hash for unknown addresses is made now, so that the
         // first such sign-in does not take longer than the others.
         let _ = tokio::task::spawn_blocking(crate::security::decoy_hash).await;
-        let issuer = "Lumen";
+        let issuer = ISSUER;
         let (db, store) = match &config.database {
             Database::Sqlite(path) => {
                 owner_only(path).map_err(|source| StartError::DatabaseFile {

@@ -140,6 +140,8 @@ pub(crate) enum Purpose {
 /// What the enrolment page shows.
 pub(crate) struct Enrolment<'a> {
     pub(crate) purpose: Purpose,
+    /// The `otpauth://` URI, for the "open in your app" link on a phone.
+    pub(crate) uri: &'a str,
     pub(crate) qr_svg: &'a str,
     pub(crate) secret: &'a str,
     pub(crate) account: &'a str,
@@ -183,13 +185,17 @@ pub(crate) fn enroll(
     let content = html! {
         section.card.enroll {
             h1 { (heading) }
-            p { "Scan the QR code with Google Authenticator, OTP Auth, 1Password or any authenticator app, then enter the 6-digit code it shows." }
+            ol.steps {
+                li { "Open an authenticator app on your phone, or install one: Google Authenticator, Microsoft Authenticator, 1Password, Bitwarden, Authy, or your browser's password manager." }
+                li { "Scan the QR code. On this phone? " a href=(e.uri) id="open-app" { "Open it in your authenticator app" } "." }
+                li { "Enter the 6-digit code the app shows." }
+            }
             @if e.purpose == Purpose::Replacement {
                 p id="replacement-note" { "Your current app keeps working until you confirm the new one; then it stops." }
             }
             (message(error, notice))
             div.qr-block {
-                button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" title="Can't scan? Click to show the key" {
+                button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" aria-label="QR code: show the key instead" {
                     (PreEscaped(e.qr_svg))
                 }
                 p.validity id="validity" {
@@ -203,9 +209,13 @@ pub(crate) fn enroll(
                     "This QR code has expired. "
                     a.button href=(renew_url) id="new-code" { "Show a new QR code" }
                 }
-                p.hint { "Can't scan it? Click the QR code to show the key." }
+                button.link type="button" id="show-key" aria-expanded="false" aria-controls="manual" { "Can't scan it? Show the key" }
                 dl.manual id="manual" hidden {
-                    dt { "Key" } dd { code id="secret" { (grouped(e.secret)) } }
+                    dt { "Key" }
+                    dd {
+                        code id="secret" data-key=(e.secret) { (grouped(e.secret)) }
+                        " " button.small type="button" id="copy-secret" { "Copy key" }
+                    }
                     dt { "Account" } dd id="account" { (e.account) }
                     dt { "Issuer" } dd id="issuer" { (e.issuer) }
                     dt { "Type" } dd { "Time-based, 6 digits, every 30 seconds" }
@@ -259,19 +269,37 @@ pub(crate) fn expired(csrf: &str) -> Markup {
     )
 }
 
-pub(crate) fn recovery_codes(codes: &[&str], heading: &str, csrf: &str) -> Markup {
+/// Who the recovery codes are for, for the downloaded file.
+pub(crate) struct CodesFor<'a> {
+    pub(crate) account: &'a str,
+    pub(crate) issuer: &'a str,
+}
+
+pub(crate) fn recovery_codes(
+    codes: &[&str],
+    heading: &str,
+    owner: &CodesFor<'_>,
+    csrf: &str,
+) -> Markup {
     let text = codes.join("\n");
     let content = html! {
         section.card {
             h1 { (heading) }
-            p { "Keep these recovery codes somewhere safe. Each one signs you in once if you lose your phone. "
+            p { "Keep these recovery codes somewhere safe, away from your phone: each one signs you in once if you lose it, and lets you set up a new app. "
                 strong { "They are shown only now." } }
             ol.codes id="recovery-codes" { @for c in codes { li { code { (c) } } } }
-            textarea id="codes-text" hidden readonly { (text) }
+            textarea id="codes-text" hidden readonly data-account=(owner.account) data-issuer=(owner.issuer) { (text) }
             div.actions {
+                button type="button" id="print-codes" { "Print" }
                 button type="button" id="copy-codes" { "Copy" }
                 button type="button" id="download-codes" { "Download" }
-                a.button.primary href="/account" id="continue" { "Continue to your account" }
+            }
+            form method="get" action="/account" id="saved-form" {
+                label.check {
+                    input type="checkbox" id="saved" required;
+                    " I have saved these codes"
+                }
+                button.primary type="submit" id="continue" { "Continue to your account" }
             }
         }
     };

@@ -66,12 +66,30 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  const qr = document.getElementById("qr");
+  // "Can't scan?": the QR code and the button both reveal the key.
   const manual = document.getElementById("manual");
-  if (qr && manual) {
-    qr.addEventListener("click", () => {
-      manual.hidden = false;
-      qr.setAttribute("aria-expanded", "true");
+  const revealers = ["qr", "show-key"].map((id) => document.getElementById(id)).filter(Boolean);
+  if (manual) {
+    for (const control of revealers) {
+      control.addEventListener("click", () => {
+        manual.hidden = false;
+        for (const c of revealers) c.setAttribute("aria-expanded", "true");
+        const key = document.getElementById("secret");
+        if (key && control.id === "show-key") key.focus();
+      });
+    }
+  }
+  const copyKey = document.getElementById("copy-secret");
+  const key = document.getElementById("secret");
+  if (copyKey && key) {
+    key.tabIndex = -1;
+    copyKey.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(key.dataset.key);
+        copyKey.textContent = "Copied";
+      } catch {
+        copyKey.textContent = "Copy failed: type the key instead";
+      }
     });
   }
 
@@ -87,16 +105,33 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // The file names the issuer, the account and the day.
   const download = document.getElementById("download-codes");
   if (codes && download) {
     download.addEventListener("click", () => {
-      const blob = new Blob([`Lumen recovery codes\n\n${codes.value}\n`], { type: "text/plain" });
+      const day = new Date().toISOString().slice(0, 10);
+      const { account, issuer } = codes.dataset;
+      const text = `${issuer} recovery codes for ${account}, made ${day}\n\n${codes.value}\n`;
+      const blob = new Blob([text], { type: "text/plain" });
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
-      link.download = "lumen-recovery-codes.txt";
+      const safe = account.replace(/[^A-Za-z0-9._-]+/g, "_");
+      link.download = `${issuer.toLowerCase()}-recovery-codes-${safe}-${day}.txt`;
       link.click();
       URL.revokeObjectURL(link.href);
     });
+  }
+  const print = document.getElementById("print-codes");
+  if (print) print.addEventListener("click", () => window.print());
+  // "Continue" once the user says the codes are saved.
+  const saved = document.getElementById("saved");
+  const onward = document.getElementById("continue");
+  if (saved && onward) {
+    const follow = () => {
+      onward.disabled = !saved.checked;
+    };
+    saved.addEventListener("change", follow);
+    follow();
   }
 
   // A multi-factor-required customer: the OTP option is on and stays on.

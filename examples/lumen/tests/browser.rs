@@ -321,6 +321,11 @@ async fn register_enrol_and_sign_in_in_a_browser() {
             .await
             .unwrap()
     );
+    // On a phone, the link opens the same otpauth:// URI in the app; a
+    // visible "Can't scan?" control reveals the key too.
+    let href = element(&s.client, "#open-app").await.attr("href").await.unwrap();
+    assert_eq!(href.as_deref(), Some(uri.as_str()));
+    assert!(element(&s.client, "#show-key").await.is_displayed().await.unwrap());
     click(&s.client, "#qr").await;
     let shown = text(&s.client, "#secret").await;
     assert_eq!(shown.replace(' ', ""), *secret);
@@ -353,11 +358,19 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     };
     assert_eq!(codes.len(), 10);
     screenshot(&s.client, "05-recovery-codes").await;
-    // "Download" saves the same codes as a text file.
+    // "Download" saves the same codes as a text file that names the
+    // issuer, the account and the day.
     click(&s.client, "#download-codes").await;
-    let file = downloads.join("lumen-recovery-codes.txt");
+    let downloaded = || {
+        std::fs::read_dir(&downloads).ok()?.flatten().map(|e| e.path()).find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("lumen-recovery-codes-ada_example.com-") && name.ends_with(".txt")
+        })
+    };
     let listed = || {
-        std::fs::read_to_string(&file)
+        downloaded()
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .filter(|text| text.starts_with(&format!("Lumen recovery codes for {email}, made ")))
             .map(|text| text.lines().skip(2).map(str::to_owned).collect::<Vec<_>>())
             .unwrap_or_default()
     };
@@ -366,12 +379,15 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     while listed() != codes {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the download {} does not list the codes: {:?}",
-            file.display(),
+            "the download {:?} does not list the codes: {:?}",
+            downloaded(),
             listed()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // "Continue" waits for "I have saved these codes".
+    assert!(!element(&s.client, "#continue").await.is_enabled().await.unwrap());
+    click(&s.client, "#saved").await;
     click(&s.client, "#continue").await;
     wait_for_path(&s.client, "/account", PATIENCE).await;
     assert_eq!(text(&s.client, "#mfa-state").await, "On");
@@ -472,6 +488,9 @@ async fn required_customers_enrol_and_others_opt_in_later() {
     let secret = KeyUri::parse(&uri).unwrap().secret().expose_base32();
     let app = authenticator(&secret);
     s.enter_code(&code(&app, &clock)).await;
+    // "Continue" waits for "I have saved these codes".
+    assert!(!element(&s.client, "#continue").await.is_enabled().await.unwrap());
+    click(&s.client, "#saved").await;
     click(&s.client, "#continue").await;
     wait_for_path(&s.client, "/account", PATIENCE).await;
     s.sign_out().await;

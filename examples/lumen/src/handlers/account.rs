@@ -138,7 +138,12 @@ pub(super) async fn recovery_codes(
                 Issued::Enrolment => "Multi-factor authentication is on",
                 Issued::Regenerated => "Your new recovery codes",
             };
-            pages::recovery_codes(&codes, heading, &csrf)
+            let email = app.db.user(mfa.user().as_str()).await?.map(|u| u.email);
+            let owner = pages::CodesFor {
+                account: email.as_deref().unwrap_or(""),
+                issuer: crate::app::ISSUER,
+            };
+            pages::recovery_codes(&codes, heading, &owner, &csrf)
         }
         None => pages::codes_already_shown(&csrf),
     };
@@ -177,8 +182,10 @@ async fn replace_page(
         Err(e) => return Err(mfa_broken(e)),
     };
     let csrf = csrf_token(mfa.session()).await?;
+    let uri = replacement.ticket.expose_uri();
     let view = Enrolment {
         purpose: Purpose::Replacement,
+        uri: &uri,
         qr_svg: replacement.ticket.qr_svg(),
         secret: replacement.ticket.expose_secret(),
         account: &replacement.account,

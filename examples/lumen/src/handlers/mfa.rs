@@ -25,8 +25,10 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
     let purpose = Purpose::First {
         can_postpone: mfa.policy().await == Policy::Optional,
     };
+    let uri = enrollment.ticket.expose_uri();
     let view = Enrolment {
         purpose,
+        uri: &uri,
         qr_svg: enrollment.ticket.qr_svg(),
         secret: enrollment.ticket.expose_secret(),
         account: &enrollment.account,
