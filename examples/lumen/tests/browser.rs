@@ -323,9 +323,19 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     );
     // On a phone, the link opens the same otpauth:// URI in the app; a
     // visible "Can't scan?" control reveals the key too.
-    let href = element(&s.client, "#open-app").await.attr("href").await.unwrap();
+    let href = element(&s.client, "#open-app")
+        .await
+        .attr("href")
+        .await
+        .unwrap();
     assert_eq!(href.as_deref(), Some(uri.as_str()));
-    assert!(element(&s.client, "#show-key").await.is_displayed().await.unwrap());
+    assert!(
+        element(&s.client, "#show-key")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
     click(&s.client, "#qr").await;
     let shown = text(&s.client, "#secret").await;
     assert_eq!(shown.replace(' ', ""), *secret);
@@ -362,10 +372,14 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     // issuer, the account and the day.
     click(&s.client, "#download-codes").await;
     let downloaded = || {
-        std::fs::read_dir(&downloads).ok()?.flatten().map(|e| e.path()).find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with("lumen-recovery-codes-ada_example.com-") && name.ends_with(".txt")
-        })
+        std::fs::read_dir(&downloads)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with("lumen-recovery-codes-ada_example.com-") && name.ends_with(".txt")
+            })
     };
     let listed = || {
         downloaded()
@@ -386,7 +400,13 @@ async fn register_enrol_and_sign_in_in_a_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // "Continue" waits for "I have saved these codes".
-    assert!(!element(&s.client, "#continue").await.is_enabled().await.unwrap());
+    assert!(
+        !element(&s.client, "#continue")
+            .await
+            .is_enabled()
+            .await
+            .unwrap()
+    );
     click(&s.client, "#saved").await;
     click(&s.client, "#continue").await;
     wait_for_path(&s.client, "/account", PATIENCE).await;
@@ -489,7 +509,13 @@ async fn required_customers_enrol_and_others_opt_in_later() {
     let app = authenticator(&secret);
     s.enter_code(&code(&app, &clock)).await;
     // "Continue" waits for "I have saved these codes".
-    assert!(!element(&s.client, "#continue").await.is_enabled().await.unwrap());
+    assert!(
+        !element(&s.client, "#continue")
+            .await
+            .is_enabled()
+            .await
+            .unwrap()
+    );
     click(&s.client, "#saved").await;
     click(&s.client, "#continue").await;
     wait_for_path(&s.client, "/account", PATIENCE).await;

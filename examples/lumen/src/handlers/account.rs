@@ -185,7 +185,7 @@ async fn replace_page(
     let uri = replacement.ticket.expose_uri();
     let view = Enrolment {
         purpose: Purpose::Replacement,
-        uri: &uri,
+        uri,
         qr_svg: replacement.ticket.qr_svg(),
         secret: replacement.ticket.expose_secret(),
         account: &replacement.account,

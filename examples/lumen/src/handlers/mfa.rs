@@ -28,7 +28,7 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
     let uri = enrollment.ticket.expose_uri();
     let view = Enrolment {
         purpose,
-        uri: &uri,
+        uri,
         qr_svg: enrollment.ticket.qr_svg(),
         secret: enrollment.ticket.expose_secret(),
         account: &enrollment.account,

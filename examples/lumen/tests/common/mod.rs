@@ -151,7 +151,8 @@ impl Answer {
 
     /// The enrolment page's key, without the spaces of its grouping.
     pub fn secret(&self) -> String {
-        let start = self.body.find("id=\"secret\">").expect("an enrolment page") + 12;
+        let tag = self.body.find("id=\"secret\"").expect("an enrolment page");
+        let start = self.body[tag..].find('>').unwrap() + tag + 1;
         let end = self.body[start..].find('<').unwrap() + start;
         self.body[start..end].replace(' ', "")
     }
