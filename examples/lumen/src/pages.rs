@@ -40,6 +40,12 @@ pub(crate) fn layout(frame: &Frame<'_>, content: &Markup) -> Markup {
     }
 }
 
+/// A field's error, right below it (the input points at it with
+/// `aria-describedby` and is `aria-invalid`; the script moves focus there).
+fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! { @if let Some(e) = error { p.error.field-error id=(id) role="alert" { (e) } } }
+}
+
 fn message(error: Option<&str>, notice: Option<&str>) -> Markup {
     html! {
         @if let Some(error) = error { p.error role="alert" { (error) } }
@@ -56,38 +62,78 @@ pub(crate) struct Registration<'a> {
     pub(crate) otp: bool,
 }
 
+/// A registration field a problem is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Name,
+    Email,
+    Password,
+    Customer,
+}
+
+impl Field {
+    fn id(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Email => "email",
+            Self::Password => "password",
+            Self::Customer => "customer",
+        }
+    }
+}
+
 pub(crate) fn register(
     customers: &[Customer],
     values: &Registration<'_>,
-    error: Option<&str>,
+    problem: Option<(Field, &str)>,
     csrf: &str,
 ) -> Markup {
     let required = customers
         .iter()
         .any(|c| Some(c.id) == values.customer && c.mfa_required);
+    // The problem's field is marked and points at its message.
+    let invalid = |f: Field| problem.filter(|(p, _)| *p == f).map(|_| "true");
+    let described = |f: Field| {
+        problem
+            .filter(|(p, _)| *p == f)
+            .map(|_| format!("{}-error", f.id()))
+    };
+    let error_at = |f: Field| {
+        let text = problem.filter(|(p, _)| *p == f).map(|(_, t)| t);
+        field_error(&format!("{}-error", f.id()), text)
+    };
+    // With nothing to fix the first field has the focus; with a problem,
+    // the script puts it on the field at fault.
+    let focus_name = problem.is_none();
     let content = html! {
         section.card {
             h1 { "Create your Lumen account" }
-            (message(error, None))
             form method="post" action="/register" {
                 input type="hidden" name="csrf" value=(csrf);
-                label { "Name" input type="text" name="name" value=(values.name) required maxlength="100" autocomplete="name"; }
-                label { "Email" input type="email" name="email" value=(values.email) required maxlength="254" autocomplete="email"; }
-                label { "Password" input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password"; }
-                label { "Customer"
-                    select name="customer" id="customer" required {
-                        @for c in customers {
-                            option value=(c.id) data-mfa-required=(c.mfa_required) selected[Some(c.id) == values.customer] { (c.name) }
-                        }
+                label for="name" { "Name" }
+                input type="text" name="name" id="name" value=(values.name) required maxlength="100" autocomplete="name" autofocus[focus_name] aria-invalid=[invalid(Field::Name)] aria-describedby=[described(Field::Name)];
+                (error_at(Field::Name))
+                label for="email" { "Email" }
+                input type="email" name="email" id="email" value=(values.email) required maxlength="254" autocomplete="email" aria-invalid=[invalid(Field::Email)] aria-describedby=[described(Field::Email)];
+                (error_at(Field::Email))
+                label for="password" { "Password" }
+                input type="password" name="password" id="password" required minlength="8" maxlength="128" autocomplete="new-password" aria-invalid=[invalid(Field::Password)] aria-describedby=[described(Field::Password).or(Some("password-hint".to_owned()))];
+                p.hint id="password-hint" { "8 to 128 characters." }
+                (error_at(Field::Password))
+                label for="customer" { "Customer" }
+                select name="customer" id="customer" required aria-invalid=[invalid(Field::Customer)] aria-describedby=[described(Field::Customer)] {
+                    @for c in customers {
+                        option value=(c.id) data-mfa-required=(c.mfa_required) selected[Some(c.id) == values.customer] { (c.name) }
                     }
                 }
+                (error_at(Field::Customer))
                 fieldset.mfa {
                     legend { "Multi-factor authentication" }
                     label.check {
-                        input type="checkbox" name="otp" id="otp" value="on" checked[values.otp || required] disabled[required];
+                        input type="checkbox" name="otp" id="otp" value="on" checked[values.otp || required] disabled[required] aria-describedby="otp-hint";
                         " One Time Password using OTP App"
                     }
-                    p.hint id="otp-hint" hidden[!required] { "Your organisation requires multi-factor authentication." }
+                    p.hint id="otp-hint" hidden[!required] { "On, and required by your organisation." }
                 }
                 button type="submit" { "Create account" }
             }
@@ -104,14 +150,20 @@ pub(crate) fn register(
 }
 
 pub(crate) fn login(email: &str, error: Option<&str>, notice: Option<&str>, csrf: &str) -> Markup {
+    let invalid = error.map(|_| "true");
+    let described = error.map(|_| "login-error");
     let content = html! {
         section.card {
             h1 { "Sign in to Lumen" }
-            (message(error, notice))
+            (message(None, notice))
             form method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf);
-                label { "Email" input type="email" name="email" value=(email) required autocomplete="username"; }
-                label { "Password" input type="password" name="password" required autocomplete="current-password"; }
+                // One message for both fields: it does not say which is wrong.
+                (field_error("login-error", error))
+                label for="email" { "Email" }
+                input type="email" name="email" id="email" value=(email) required autocomplete="username" autofocus[error.is_none()] aria-invalid=[invalid] aria-describedby=[described];
+                label for="password" { "Password" }
+                input type="password" name="password" id="password" required autocomplete="current-password" aria-invalid=[invalid] aria-describedby=[described];
                 button type="submit" { "Sign in" }
             }
             p.aside { "New here? " a href="/register" { "Create an account" } }
@@ -193,7 +245,7 @@ pub(crate) fn enroll(
             @if e.purpose == Purpose::Replacement {
                 p id="replacement-note" { "Your current app keeps working until you confirm the new one; then it stops." }
             }
-            (message(error, notice))
+            (message(None, notice))
             div.qr-block {
                 button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" aria-label="QR code: show the key instead" {
                     (PreEscaped(e.qr_svg))
@@ -224,9 +276,10 @@ pub(crate) fn enroll(
             form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "6-digit code"
-                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus;
+                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "code-error")];
                 }
-                button type="submit" { "Confirm" }
+                (field_error("code-error", error))
+                button type="submit" { "Verify" }
             }
             @if e.purpose == Purpose::Replacement {
                 form.aside method="post" action="/account/mfa/replace/cancel" id="cancel" {
@@ -341,7 +394,6 @@ pub(crate) fn challenge(error: Option<&str>, locked_for: Option<u64>, csrf: &str
         section.card {
             h1 { "Enter your code" }
             p { "Open your authenticator app and enter the 6-digit code for Lumen." }
-            (message(error, None))
             @if let Some(wait) = locked_for {
                 p.lock id="lock" {
                     "You can try again in "
@@ -352,8 +404,9 @@ pub(crate) fn challenge(error: Option<&str>, locked_for: Option<u64>, csrf: &str
             form method="post" action="/mfa/challenge" {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "6-digit code"
-                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus[!locked] disabled[locked];
+                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus[!locked] disabled[locked] aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "code-error")];
                 }
+                (field_error("code-error", error))
                 button type="submit" id="verify" disabled[locked] { "Verify" }
             }
             p.aside { a href="/mfa/recovery" id="use-recovery" { "Use a recovery code instead" } }
@@ -375,12 +428,12 @@ pub(crate) fn reverify(error: Option<&str>, csrf: &str) -> Markup {
         section.card {
             h1 { "Confirm it's you" }
             p { "To set up a new authenticator app, enter a code from your current app or, if you lost your phone, one of your recovery codes." }
-            (message(error, None))
             form method="post" action="/account/mfa/replace/verify" id="reverify" {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "Code or recovery code"
-                    input.code type="text" name="code" id="code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="40" required autofocus;
+                    input.code type="text" name="code" id="code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="40" required autofocus aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "code-error")];
                 }
+                (field_error("code-error", error))
                 button type="submit" { "Continue" }
             }
             p.aside { a href="/account/authentication" { "Cancel" } }
@@ -400,13 +453,13 @@ pub(crate) fn recovery(error: Option<&str>, csrf: &str) -> Markup {
         section.card {
             h1 { "Use a recovery code" }
             p { "Enter one of the recovery codes you saved when you set up MFA. Each code works once." }
-            (message(error, None))
             form method="post" action="/mfa/recovery" {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "Recovery code"
-                    input.code type="text" name="code" id="code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="40" required autofocus;
+                    input.code type="text" name="code" id="code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="40" required autofocus aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "code-error")];
                 }
-                button type="submit" { "Sign in" }
+                (field_error("code-error", error))
+                button type="submit" { "Verify" }
             }
             p.aside { a href="/mfa/challenge" { "Use the code from your app" } }
         }

@@ -23,6 +23,10 @@ const countDown = (element, seconds, each, done) => {
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  // After a refused form, focus goes to the first field at fault.
+  const invalid = document.querySelector("[aria-invalid=true]");
+  if (invalid && !invalid.disabled) invalid.focus();
+
   // The QR code's time: read out politely each minute and 30 seconds
   // before the end; at zero, a new QR code is offered on this page (what
   // was typed stays).

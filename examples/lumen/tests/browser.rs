@@ -348,7 +348,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     let good = code(&app, &clock);
     let wrong = if good == "000000" { "111111" } else { "000000" };
     s.enter_code(wrong).await;
-    assert!(text(&s.client, ".error").await.contains("not valid"));
+    assert!(text(&s.client, "#code-error").await.contains("not valid"));
     let again = decode_qr(&screenshot(&s.client, "04b-enroll-wrong-code").await);
     assert_eq!(again, uri);
 
@@ -438,7 +438,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
     s.enter_code(&next).await;
     assert_eq!(path(&s.client).await, "/mfa/challenge");
-    assert!(text(&s.client, ".error").await.contains("not valid"));
+    assert!(text(&s.client, "#code-error").await.contains("not valid"));
     screenshot(&s.client, "08-code-refused").await;
 
     // A recovery code signs in once, not twice.
@@ -456,7 +456,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     wait_for_path(&s.client, "/mfa/recovery", PATIENCE).await;
     s.enter_code(&codes[0]).await;
     assert_eq!(path(&s.client).await, "/mfa/recovery");
-    assert!(text(&s.client, ".error").await.contains("not valid"));
+    assert!(text(&s.client, "#code-error").await.contains("not valid"));
 
     s.client.close().await.unwrap();
     server.stop().await.unwrap();

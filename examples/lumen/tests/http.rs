@@ -1206,6 +1206,59 @@ async fn code_fields_are_labelled_and_answers_name_the_code(backend: Backend) {
     }
 }
 
+/// Errors sit at the field they are about: the field is `aria-invalid`
+/// and names the message with `aria-describedby`; the first fields of the
+/// sign-in and registration forms have the focus.
+async fn errors_sit_at_their_fields(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    let form = client.get("/register").await;
+    assert!(form.body.contains("id=\"name\""));
+    assert!(form.body.contains("autofocus"));
+    assert!(!form.body.contains("aria-invalid"));
+    let refused = client.register("not an address", NORMAL, false).await;
+    assert!(
+        refused.body.contains(
+            "id=\"email\" value=\"not an address\" required maxlength=\"254\" autocomplete=\"email\" aria-invalid=\"true\" aria-describedby=\"email-error\""
+        ),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("id=\"email-error\" role=\"alert\">Enter a valid email address.")
+    );
+    assert_eq!(refused.body.matches("aria-invalid").count(), 1);
+    assert!(client.get("/login").await.body.contains("autofocus"));
+    let wrong = client
+        .sign_in("nobody@example.com", "a wrong password")
+        .await;
+    assert!(wrong.body.contains("id=\"login-error\""));
+    assert_eq!(
+        wrong
+            .body
+            .matches("aria-describedby=\"login-error\"")
+            .count(),
+        2
+    );
+
+    let (mut client, _, _) = enrolled(&test, "ada@example.com").await;
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let refused = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", "12ab")])
+        .await;
+    assert!(
+        refused
+            .body
+            .contains("aria-invalid=\"true\" aria-describedby=\"code-error\"")
+    );
+    assert!(refused.body.contains("id=\"code-error\" role=\"alert\""));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1237,6 +1290,7 @@ on_both_backends!(
     an_optional_opt_in_can_be_put_off_and_a_required_one_cannot,
     result_pages_survive_reload_and_a_second_tab,
     code_fields_are_labelled_and_answers_name_the_code,
+    errors_sit_at_their_fields,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

@@ -13,7 +13,7 @@ use mfa_axum::UserId;
 
 use crate::db::{Attempt, User};
 use crate::flow::USER_KEY;
-use crate::pages::{self, Registration};
+use crate::pages::{self, Field, Registration};
 use crate::security::{
     Broken, decoy_hash, hash_password, new_user_id, password_matches, rotate_csrf,
 };
@@ -95,17 +95,17 @@ fn plausible_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-fn registration_problem(form: &RegisterForm, email: &str) -> Option<&'static str> {
+fn registration_problem(form: &RegisterForm, email: &str) -> Option<(Field, &'static str)> {
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Some("Enter your name (at most 100 characters).");
+        return Some((Field::Name, "Enter your name (at most 100 characters)."));
     }
     if !valid_email(email) {
-        return Some("Enter a valid email address.");
+        return Some((Field::Email, "Enter a valid email address."));
     }
     let length = form.password.chars().count();
     if !(8..=128).contains(&length) {
-        return Some("Choose a password of 8 to 128 characters.");
+        return Some((Field::Password, "Choose a password of 8 to 128 characters."));
     }
     None
 }
@@ -119,7 +119,7 @@ pub(super) async fn register(
     let email = normalize_email(&form.email);
     let customer = customers.iter().find(|c| c.id == form.customer);
     let problem = match customer {
-        None => Some("Choose your customer."),
+        None => Some((Field::Customer, "Choose your customer.")),
         Some(_) => registration_problem(&form, &email),
     };
     let (Some(customer), None) = (customer, problem) else {
