@@ -8,9 +8,13 @@ use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tower_sessions::ExpiredDeletion;
+use tower_sessions::cookie::time::{Duration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Result, SessionStore};
 use zeroize::Zeroizing;
+
+/// How long a deleted record's tombstone is kept.
+const TOMBSTONE_LIFETIME: Duration = Duration::hours(1);
 
 /// Wraps any `tower_sessions::SessionStore` so that the cookie's session id
 /// appears nowhere at rest, and a cycled id stays dead: each record is stored under
@@ -60,9 +64,19 @@ impl<S> HashedSessionIds<S> {
 
     /// The id a record is stored under.
     fn stored_id(&self, id: &Id) -> Id {
+        self.keyed(b"mfa-axum session id\0", id)
+    }
+
+    /// The id of the tombstone a deleted record leaves (no cookie id hashes
+    /// to it: another label).
+    fn tombstone_id(&self, id: &Id) -> Id {
+        self.keyed(b"mfa-axum deleted session id\0", id)
+    }
+
+    fn keyed(&self, label: &[u8], id: &Id) -> Id {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(b"mfa-axum session id\0");
+        mac.update(label);
         mac.update(&id.0.to_le_bytes());
         let digest = mac.finalize().into_bytes();
         let mut first = [0u8; 16];
@@ -108,13 +122,28 @@ impl<S: SessionStore + Clone> SessionStore for HashedSessionIds<S> {
     /// Saves a record that is still stored, and only such a record: a
     /// request that loaded a session before another request cycled its id
     /// (a sign-in, an MFA check) must not save the old id back to life.
+    ///
+    /// The check and the write are two store calls, and a delete can land
+    /// between them; a delete leaves a tombstone first, so a save that finds
+    /// one after its write undoes it. Any order of the four calls ends with
+    /// the deleted id gone.
     async fn save(&self, record: &Record) -> Result<()> {
         let stored = self.stored(record);
         if self.inner.load(&stored.id).await?.is_none() {
             tracing::debug!(target: "mfa_axum", "not saving a session whose id was cycled or that expired");
             return Ok(());
         }
-        self.inner.save(&stored).await
+        self.inner.save(&stored).await?;
+        if self
+            .inner
+            .load(&self.tombstone_id(&record.id))
+            .await?
+            .is_some()
+        {
+            tracing::debug!(target: "mfa_axum", "a session's id was cycled during its save: removed again");
+            self.inner.delete(&stored.id).await?;
+        }
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -128,8 +157,23 @@ impl<S: SessionStore + Clone> SessionStore for HashedSessionIds<S> {
             }))
     }
 
+    /// Deletes a stored record, leaving a tombstone for an hour (longer than
+    /// any request in flight) so a save racing the delete cannot bring it
+    /// back.
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.inner.delete(&self.stored_id(id)).await
+        let stored = self.stored_id(id);
+        // Nothing stored (a session cycled before its first save): nothing
+        // to bring back, so no tombstone.
+        if self.inner.load(&stored).await?.is_none() {
+            return Ok(());
+        }
+        let tombstone = Record {
+            id: self.tombstone_id(id),
+            data: std::collections::HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() + TOMBSTONE_LIFETIME,
+        };
+        self.inner.save(&tombstone).await?;
+        self.inner.delete(&stored).await
     }
 }
 
@@ -212,6 +256,69 @@ mod tests {
         hashed.delete(&r.id).await.unwrap();
         hashed.save(&r).await.unwrap();
         assert!(hashed.load(&r.id).await.unwrap().is_none());
+    }
+
+    /// A store whose next `save` first runs a hook: another request's
+    /// delete, landing between `HashedSessionIds::save`'s check and write.
+    #[derive(Clone, Default)]
+    struct Interleaved {
+        inner: MemoryStore,
+        hook: Arc<std::sync::Mutex<Option<Hook>>>,
+    }
+
+    type Hook = Box<dyn FnOnce() -> Boxed + Send>;
+    type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
+    impl fmt::Debug for Interleaved {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Interleaved").finish_non_exhaustive()
+        }
+    }
+
+    #[async_trait]
+    impl SessionStore for Interleaved {
+        async fn create(&self, record: &mut Record) -> Result<()> {
+            self.inner.create(record).await
+        }
+        async fn save(&self, record: &Record) -> Result<()> {
+            let hook = self.hook.lock().ok().and_then(|mut h| h.take());
+            if let Some(hook) = hook {
+                hook().await;
+            }
+            self.inner.save(record).await
+        }
+        async fn load(&self, id: &Id) -> Result<Option<Record>> {
+            self.inner.load(id).await
+        }
+        async fn delete(&self, id: &Id) -> Result<()> {
+            self.inner.delete(id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delete_between_the_check_and_the_write_still_wins() {
+        let inner = Interleaved::default();
+        let hashed = HashedSessionIds::new(inner.clone(), &[1; 32]);
+        let mut r = record();
+        hashed.create(&mut r).await.unwrap();
+        let (other, id) = (hashed.clone(), r.id);
+        *inner.hook.lock().unwrap() = Some(Box::new(move || {
+            Box::pin(async move { other.delete(&id).await.unwrap() })
+        }));
+        // The save finds the record, then the other request deletes it,
+        // then the save writes.
+        hashed.save(&r).await.unwrap();
+        assert!(inner.hook.lock().unwrap().is_none(), "the hook ran");
+        assert!(
+            hashed.load(&r.id).await.unwrap().is_none(),
+            "the id came back"
+        );
+        // An untouched record saves as ever.
+        let mut s = record();
+        hashed.create(&mut s).await.unwrap();
+        s.data.insert("k".to_owned(), serde_json::json!("w"));
+        hashed.save(&s).await.unwrap();
+        assert_eq!(hashed.load(&s.id).await.unwrap().unwrap().data["k"], "w");
     }
 
     #[test]
