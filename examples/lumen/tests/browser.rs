@@ -1,12 +1,15 @@
 //! The Lumen flow in headless Chromium, driven over WebDriver: register,
 //! sign in, enrol by decoding the QR code from a screenshot, sign in with
-//! codes and recovery codes, the reveal, the expiry redirect, the
-//! multi-factor-required customer, and turning MFA on later.
+//! codes and recovery codes, the reveal, the QR code running out in place,
+//! the multi-factor-required customer, turning MFA on later, and every page
+//! at phone and desktop widths with axe-core.
 //!
 //! Needs `chromium`, `chromedriver` and `zbarimg` (Debian `chromium`,
-//! `chromium-driver`, `zbar-tools`); with `CI=true` their absence fails the
-//! test, otherwise it is skipped. Screenshots of each page are saved in
-//! `target/screenshots/`.
+//! `chromium-driver`, `zbar-tools`), and axe-core (`npm install axe-core`;
+//! `LUMEN_AXE_JS` names its `axe.min.js`, by default
+//! `target/axe/node_modules/axe-core/axe.min.js`); with `CI=true` their
+//! absence fails the test, otherwise it is skipped. Screenshots of each page
+//! are saved in `target/screenshots/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -581,6 +584,191 @@ async fn the_enrolment_page_expires_by_itself() {
         assert!(std::time::Instant::now() < deadline, "no new key");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+/// axe-core's script: `LUMEN_AXE_JS`, or where `.ci/run` installs it. With
+/// `CI=true` it must be there.
+fn axe_source() -> Option<String> {
+    let path = std::env::var("LUMEN_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/axe/node_modules/axe-core/axe.min.js")
+        });
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) if in_ci() => panic!("CI=true but axe-core is missing at {}: {e}", path.display()),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED axe checks: {} ({e}); npm install axe-core",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// The contrast ratio of two sRGB colours (WCAG 2.1).
+fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let luminance = |c: [f64; 3]| {
+        let lin = |v: f64| {
+            let v = v / 255.0;
+            if v <= 0.040_45 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+    };
+    let (x, y) = (luminance(a), luminance(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// `rgb(r, g, b)` or `rgba(r, g, b, a)` as seen over white.
+fn rgb(css: &str) -> [f64; 3] {
+    let inner = css.split_once('(').unwrap().1.trim_end_matches(')');
+    let parts: Vec<f64> = inner
+        .split(',')
+        .map(|p| p.trim().parse().unwrap())
+        .collect();
+    let alpha = parts.get(3).copied().unwrap_or(1.0);
+    [0, 1, 2].map(|i| alpha * parts[i] + (1.0 - alpha) * 255.0)
+}
+
+/// One page at phone and desktop widths: nothing wider than the viewport,
+/// no serious or critical axe-core violation, a screenshot of each.
+async fn check_page(client: &Client, name: &str, axe: Option<&str>) {
+    for (width, height) in [(390, 844), (1280, 900)] {
+        client.set_window_size(width, height).await.unwrap();
+        let sizes = client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, client_width) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+        assert!(
+            scroll <= client_width,
+            "{name} at {width} px: {scroll} px wide in a {client_width} px viewport"
+        );
+        screenshot(client, &format!("page-{name}-{width}")).await;
+        if let Some(axe) = axe {
+            client.execute(axe, vec![]).await.unwrap();
+            let found = client
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     axe.run(document, { resultTypes: ['violations'] })
+                       .then(r => done(r.violations
+                         .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                         .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                       .catch(e => done(['axe failed: ' + e]));",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let found: Vec<String> = serde_json::from_value(found).unwrap();
+            assert!(found.is_empty(), "{name} at {width} px: {found:#?}");
+        }
+    }
+    // Every focus ring on the page stands out 3:1 from white.
+    let rings = client
+        .execute(
+            "return [...document.querySelectorAll('main input:not([type=hidden]):not([disabled]), main button, main a')]
+               .slice(0, 6).map(e => { e.focus({ focusVisible: true }); const s = getComputedStyle(e);
+                 return [e.id || e.tagName, s.outlineStyle, s.outlineColor]; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for ring in rings.as_array().unwrap() {
+        let (what, style, colour) = (
+            ring[0].as_str().unwrap(),
+            ring[1].as_str().unwrap(),
+            ring[2].as_str().unwrap(),
+        );
+        if style == "none" {
+            continue; // an element the focus did not reach (hidden)
+        }
+        let ratio = contrast(rgb(colour), [255.0, 255.0, 255.0]);
+        assert!(
+            ratio >= 3.0,
+            "{name}: the focus ring of {what} is {colour}, {ratio:.2}:1"
+        );
+    }
+}
+
+/// Every page, at 390 × 844 and 1280 × 900, signed in with a 254-character
+/// address: no horizontal overflow, no serious or critical axe-core
+/// violation, focus rings at 3:1; screenshots of each in
+/// `target/screenshots/`.
+#[tokio::test]
+async fn every_page_fits_phones_and_desktops_and_passes_axe() {
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+        ..
+    }) = start(180).await
+    else {
+        return;
+    };
+    let axe = axe_source();
+    let axe = axe.as_deref();
+    let email = format!(
+        "{}@{}.{}.{}.com",
+        "l".repeat(64),
+        "d".repeat(63),
+        "e".repeat(63),
+        "f".repeat(57)
+    );
+    assert_eq!(email.len(), 254);
+    s.goto("/login").await;
+    check_page(&s.client, "sign-in", axe).await;
+    s.register(&email, "1", true).await;
+    check_page(&s.client, "register", axe).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    check_page(&s.client, "registered", axe).await;
+    s.sign_in(&email).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    click(&s.client, "#show-key").await;
+    check_page(&s.client, "enrol", axe).await;
+    s.enter_code("000000").await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    check_page(&s.client, "enrol-wrong-code", axe).await;
+    let secret = js_text(&s.client, "secret").await.replace(' ', "");
+    let app = authenticator(&secret);
+    s.enter_code(&code(&app, &clock)).await;
+    wait_for_path(&s.client, "/account/recovery-codes", PATIENCE).await;
+    check_page(&s.client, "recovery-codes", axe).await;
+    s.goto("/account/recovery-codes").await;
+    check_page(&s.client, "recovery-codes-shown", axe).await;
+    s.goto("/account").await;
+    check_page(&s.client, "account", axe).await;
+    s.goto("/account/authentication").await;
+    check_page(&s.client, "authentication", axe).await;
+    s.goto("/account/mfa/replace").await;
+    check_page(&s.client, "replace", axe).await;
+    clock.advance(11 * 60);
+    s.goto("/account/mfa/replace").await;
+    check_page(&s.client, "confirm-its-you", axe).await;
+    s.sign_out().await;
+    s.sign_in(&email).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
+    check_page(&s.client, "challenge", axe).await;
+    s.enter_code("000000").await;
+    check_page(&s.client, "challenge-wrong-code", axe).await;
+    s.goto("/mfa/recovery").await;
+    check_page(&s.client, "recovery", axe).await;
+    s.goto("/no-such-page").await;
+    check_page(&s.client, "not-found", axe).await;
 
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
