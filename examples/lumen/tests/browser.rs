@@ -773,3 +773,88 @@ async fn every_page_fits_phones_and_desktops_and_passes_axe() {
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
 }
+
+/// The recovery codes survive neither a reload nor Back; a user without the
+/// phone signs in with a recovery code and sets up a new app, after which
+/// the old one is refused; an optional opt-in is put off with "Not now".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_phone_is_replaced_and_an_opt_in_put_off_in_a_browser() {
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+        ..
+    }) = start(180).await
+    else {
+        return;
+    };
+    let email = "ada@example.com";
+    s.register(email, "2", true).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    // A required customer's enrolment has no "Not now".
+    assert!(s.client.find(Locator::Css("#postpone")).await.is_err());
+    let old = authenticator(&js_text(&s.client, "secret").await.replace(' ', ""));
+    s.enter_code(&code(&old, &clock)).await;
+    wait_for_path(&s.client, "/account/recovery-codes", PATIENCE).await;
+    let first = text(&s.client, "#recovery-codes code").await;
+    // A reload: shown once, never "expired".
+    s.client.refresh().await.unwrap();
+    assert!(text(&s.client, "h1").await.contains("already shown"));
+    click(&s.client, "#continue").await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
+    // Back: the page is asked for again and shows no code.
+    s.client.back().await.unwrap();
+    wait_for_path(&s.client, "/account/recovery-codes", PATIENCE).await;
+    let page = s.client.source().await.unwrap();
+    assert!(!page.contains(&first), "Back showed the codes again");
+
+    // The phone is lost: a recovery code, then a new app.
+    s.goto("/account").await;
+    s.sign_out().await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
+    click(&s.client, "#use-recovery").await;
+    wait_for_path(&s.client, "/mfa/recovery", PATIENCE).await;
+    s.enter_code(&first).await;
+    wait_for_path(&s.client, "/account/authentication", PATIENCE).await;
+    click(&s.client, "#replace-app").await;
+    wait_for_path(&s.client, "/account/mfa/replace", PATIENCE).await;
+    screenshot(&s.client, "14-replace").await;
+    click(&s.client, "#show-key").await;
+    let new = authenticator(&js_text(&s.client, "secret").await.replace(' ', ""));
+    clock.advance(30);
+    s.enter_code(&code(&new, &clock)).await;
+    wait_for_path(&s.client, "/account/authentication", PATIENCE).await;
+    assert!(
+        text(&s.client, ".notice")
+            .await
+            .contains("new authenticator app is set up")
+    );
+    s.sign_out().await;
+    clock.advance(30);
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
+    s.enter_code(&code(&old, &clock)).await;
+    assert!(text(&s.client, "#code-error").await.contains("not valid"));
+    s.enter_code(&code(&new, &clock)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
+    s.sign_out().await;
+
+    // An optional opt-in, put off from the enrolment page.
+    s.register("bob@example.com", "1", true).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    s.sign_in("bob@example.com").await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    click(&s.client, "#postpone button").await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
+    assert_eq!(text(&s.client, "#mfa-state").await, "Off");
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
