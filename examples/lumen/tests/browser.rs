@@ -858,3 +858,69 @@ async fn a_lost_phone_is_replaced_and_an_opt_in_put_off_in_a_browser() {
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
 }
+
+/// Five wrong codes: the page counts the attempts down, then locks the
+/// field with a live countdown, and opens it again by itself at zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_counts_down_and_opens_the_field_again() {
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+        ..
+    }) = start(180).await
+    else {
+        return;
+    };
+    let email = "ada@example.com";
+    s.register(email, "2", true).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    let app = authenticator(&js_text(&s.client, "secret").await.replace(' ', ""));
+    s.enter_code(&code(&app, &clock)).await;
+    wait_for_path(&s.client, "/account/recovery-codes", PATIENCE).await;
+    s.sign_out().await;
+    s.sign_in(email).await;
+    wait_for_path(&s.client, "/mfa/challenge", PATIENCE).await;
+    clock.advance(30);
+    let good = code(&app, &clock);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    for _ in 0..4 {
+        s.enter_code(wrong).await;
+    }
+    assert!(
+        text(&s.client, "#code-error")
+            .await
+            .contains("One more wrong code")
+    );
+    s.enter_code(wrong).await;
+    element(&s.client, "#lock-countdown").await;
+    let field = element(&s.client, "#code").await;
+    assert!(!field.is_enabled().await.unwrap(), "the field waits");
+    screenshot(&s.client, "15-locked").await;
+    // The lock is 30 s of the server's clock; the page counts real time.
+    clock.advance(31);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while !element(&s.client, "#code")
+        .await
+        .is_enabled()
+        .await
+        .unwrap()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the field stayed closed"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(text(&s.client, "#lock").await, "You can try again now.");
+    s.enter_code(&code(&app, &clock)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
