@@ -296,7 +296,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
     assert!(
         text(&s.client, ".notice")
             .await
-            .contains("Your account is ready")
+            .contains("If this address is new, your account is ready")
     );
 
     // The first sign-in after opting in leads to enrolment.

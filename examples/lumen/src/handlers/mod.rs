@@ -213,7 +213,12 @@ struct Notice {
 impl Notice {
     fn text(&self) -> Option<&'static str> {
         Some(match self.notice.as_deref()? {
-            "registered" => "Your account is ready. Sign in to continue.",
+            // The same words whether the address was new or taken: the form
+            // does not tell who has an account, and says so honestly.
+            "registered" => {
+                "Registration received. If this address is new, your account is ready; \
+                 if it already had an account, sign in with that account's password."
+            }
             "signed-out" => "You are signed out.",
             "mfa-off" => "Multi-factor authentication is off.",
             "recovery-used" => {
