@@ -642,7 +642,7 @@ fn rgb(css: &str) -> [f64; 3] {
 /// One page at phone and desktop widths: nothing wider than the viewport,
 /// no serious or critical axe-core violation, a screenshot of each.
 async fn check_page(client: &Client, name: &str, axe: Option<&str>) {
-    for (width, height) in [(390, 844), (1280, 900)] {
+    for (width, height) in [(320, 640), (390, 844), (1280, 900)] {
         client.set_window_size(width, height).await.unwrap();
         let sizes = client
             .execute(
@@ -920,6 +920,93 @@ async fn a_lock_counts_down_and_opens_the_field_again() {
     assert_eq!(text(&s.client, "#lock").await, "You can try again now.");
     s.enter_code(&code(&app, &clock)).await;
     wait_for_path(&s.client, "/account", PATIENCE).await;
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+/// The text a key sends (`Key` as WebDriver's code point).
+fn key(k: fantoccini::key::Key) -> String {
+    k.to_string()
+}
+
+/// Presses Tab until the focus is on `id` (at most 30 presses).
+async fn tab_to(client: &Client, id: &str) {
+    for _ in 0..30 {
+        let active = client.active_element().await.unwrap();
+        if active.attr("id").await.unwrap().as_deref() == Some(id) {
+            return;
+        }
+        active
+            .send_keys(&key(fantoccini::key::Key::Tab))
+            .await
+            .unwrap();
+    }
+    panic!("Tab never reached #{id}");
+}
+
+/// Types into whatever has the focus.
+async fn type_here(client: &Client, text: &str) {
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// Registration, sign-in, enrolment and the recovery codes with the
+/// keyboard alone: the focus starts on each form's first field, Tab
+/// reaches every control, Enter and Space do the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_works_with_the_keyboard_alone() {
+    use fantoccini::key::Key;
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+        ..
+    }) = start(180).await
+    else {
+        return;
+    };
+    s.goto("/register").await;
+    type_here(&s.client, "Ada Lovelace").await; // autofocus: the name
+    tab_to(&s.client, "email").await;
+    type_here(&s.client, "ada@example.com").await;
+    tab_to(&s.client, "password").await;
+    type_here(&s.client, PASSWORD).await;
+    tab_to(&s.client, "otp").await;
+    type_here(&s.client, " ").await;
+    type_here(&s.client, &key(Key::Enter)).await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    type_here(&s.client, "ada@example.com").await; // autofocus: the email
+    tab_to(&s.client, "password").await;
+    type_here(&s.client, &(PASSWORD.to_owned() + &key(Key::Enter))).await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    // "Can't scan?" by keyboard, then the code (the field has the focus).
+    tab_to(&s.client, "show-key").await;
+    type_here(&s.client, &key(Key::Enter)).await;
+    assert!(
+        element(&s.client, "#manual")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    let app = authenticator(&js_text(&s.client, "secret").await.replace(' ', ""));
+    tab_to(&s.client, "code").await;
+    type_here(&s.client, &(code(&app, &clock) + &key(Key::Enter))).await;
+    wait_for_path(&s.client, "/account/recovery-codes", PATIENCE).await;
+    tab_to(&s.client, "saved").await;
+    type_here(&s.client, " ").await;
+    tab_to(&s.client, "continue").await;
+    type_here(&s.client, &key(Key::Enter)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
+    assert_eq!(text(&s.client, "#mfa-state").await, "On");
 
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
