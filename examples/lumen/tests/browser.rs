@@ -551,6 +551,20 @@ async fn the_enrolment_page_expires_by_itself() {
     wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     // The text and the countdown come from the configured TTL.
     assert_eq!(text(&s.client, "#countdown").await, "0:03");
+    // Under 30 seconds: a warning, read out politely.
+    let warned = s
+        .client
+        .execute(
+            "return document.getElementById('validity').classList.contains('warning');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(warned, serde_json::Value::Bool(true));
+    assert_eq!(
+        js_text(&s.client, "countdown-announce").await,
+        "Less than 30 seconds left to scan this QR code."
+    );
     let first = js_text(&s.client, "secret").await;
     // What the user types stays when the QR code runs out; the page offers
     // a new one in place, and says so to screen readers.
@@ -1007,6 +1021,48 @@ async fn the_flow_works_with_the_keyboard_alone() {
     type_here(&s.client, &key(Key::Enter)).await;
     wait_for_path(&s.client, "/account", PATIENCE).await;
     assert_eq!(text(&s.client, "#mfa-state").await, "On");
+
+    s.client.close().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+/// Two tabs on the QR code: finishing in one, the other's code answers
+/// with the real state (MFA is on), not "expired".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_tab_learns_that_mfa_is_on() {
+    let Some(Running {
+        clock,
+        _dir,
+        server,
+        _driver,
+        s,
+        ..
+    }) = start(180).await
+    else {
+        return;
+    };
+    s.register("ada@example.com", "1", true).await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    s.sign_in("ada@example.com").await;
+    wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
+    let first = s.client.window().await.unwrap();
+    let second = s.client.new_window(true).await.unwrap().handle;
+    s.client.switch_to_window(second.clone()).await.unwrap();
+    s.goto("/mfa/enroll").await;
+    let app = authenticator(&js_text(&s.client, "secret").await.replace(' ', ""));
+    s.client.switch_to_window(first).await.unwrap();
+    s.enter_code(&code(&app, &clock)).await;
+    wait_for_path(&s.client, "/account/recovery-codes", PATIENCE).await;
+    s.client.switch_to_window(second).await.unwrap();
+    clock.advance(30);
+    s.enter_code(&code(&app, &clock)).await;
+    wait_for_path(&s.client, "/account", PATIENCE).await;
+    assert!(
+        text(&s.client, ".notice")
+            .await
+            .contains("Multi-factor authentication is on")
+    );
 
     s.client.close().await.unwrap();
     server.stop().await.unwrap();
