@@ -266,7 +266,7 @@ pub(crate) fn enroll(
                     dt { "Key" }
                     dd {
                         code id="secret" data-key=(e.secret) { (grouped(e.secret)) }
-                        " " button.small type="button" id="copy-secret" { "Copy key" }
+                        button.small.block type="button" id="copy-secret" { "Copy key" }
                     }
                     dt { "Account" } dd id="account" { (e.account) }
                     dt { "Issuer" } dd id="issuer" { (e.issuer) }
@@ -276,7 +276,7 @@ pub(crate) fn enroll(
             form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "6-digit code"
-                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "code-error")];
+                    input.code type="text" name="code" id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "code-error")];
                 }
                 (field_error("code-error", error))
                 button type="submit" { "Verify" }
@@ -370,11 +370,9 @@ pub(crate) fn codes_already_shown(csrf: &str) -> Markup {
     let content = html! {
         section.card {
             h1 { "Your recovery codes were already shown" }
-            p { "For your security recovery codes are shown only once, right after they are made. If you did not save them, make new ones: the old ones then stop working." }
-            div.actions {
-                a.button href="/account/authentication" id="regenerate-link" { "Make new recovery codes" }
-                a.button.primary href="/account" id="continue" { "Continue to your account" }
-            }
+            p { "For your security, recovery codes are shown only once, right after they are made. If you did not save them, make new ones on the Authentication page: the old ones then stop working." }
+            a.button href="/account" id="continue" { "Continue to your account" }
+            p.aside { a href="/account/authentication" id="regenerate-link" { "Make new recovery codes" } }
         }
     };
     layout(

@@ -78,6 +78,9 @@ document.addEventListener("DOMContentLoaded", () => {
       control.addEventListener("click", () => {
         manual.hidden = false;
         for (const c of revealers) c.setAttribute("aria-expanded", "true");
+        // Shown: the "Show the key" button has nothing more to do.
+        const button = document.getElementById("show-key");
+        if (button) button.hidden = true;
         const key = document.getElementById("secret");
         if (key && control.id === "show-key") key.focus();
       });
