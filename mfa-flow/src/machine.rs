@@ -156,6 +156,20 @@ impl Machine {
             })
     }
 
+    /// The timed or the hard lock on TOTP codes, if one is in force.
+    fn totp_locked(&self, throttle: &Throttle, now: u64) -> Option<Refused> {
+        Self::locked(throttle, now).or_else(|| {
+            self.config
+                .throttle
+                .hard_locked(throttle.failures)
+                .then_some(Refused {
+                    write: None,
+                    refusal: Refusal::Locked(None),
+                    event: "hard_locked",
+                })
+        })
+    }
+
     /// A refusal: malformed input changes nothing; anything else counts.
     fn refuse(&self, record: &MfaRecord, refusal: Refusal, now: u64) -> Refused {
         match refusal {
@@ -235,15 +249,8 @@ impl Machine {
                 // Locks stop TOTP guesses only: a recovery code (117 bits)
                 // cannot be guessed, so its owner may use it during a lock
                 // raised by someone else's wrong codes.
-                if let Some(locked) = Self::locked(&record.throttle, now) {
+                if let Some(locked) = self.totp_locked(&record.throttle, now) {
                     return Ok(Err(locked));
-                }
-                if self.config.throttle.hard_locked(record.throttle.failures) {
-                    return Ok(Err(Refused {
-                        write: None,
-                        refusal: Refusal::Locked(None),
-                        event: "hard_locked",
-                    }));
                 }
                 match self.check_code(user, secret, totp, Some(*last_step), code, now)? {
                     Ok(step) => {
@@ -444,16 +451,8 @@ impl Machine {
                 "replacement_expired",
             ));
         }
-        if let Some(locked) = Self::locked(&record.throttle, now) {
+        if let Some(locked) = self.totp_locked(&record.throttle, now) {
             return Ok(locked.step());
-        }
-        if self.config.throttle.hard_locked(record.throttle.failures) {
-            return Ok(Refused {
-                write: None,
-                refusal: Refusal::Locked(None),
-                event: "hard_locked",
-            }
-            .step());
         }
         match self.check_code(user, &new.secret, &new.totp, None, code, now)? {
             Ok(step) => {
