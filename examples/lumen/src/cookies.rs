@@ -162,6 +162,21 @@ impl Cookies {
         }
     }
 
+    /// A cookie of Lumen's own: `HttpOnly`, `SameSite=Strict`, `Secure`
+    /// as configured, on `path`.
+    fn cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        path: &'static str,
+    ) -> tower_sessions::cookie::CookieBuilder<'static> {
+        Cookie::build((name, value))
+            .path(path)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(self.secure)
+    }
+
     fn csrf_name(&self) -> &'static str {
         if self.secure {
             SECURE_CSRF_COOKIE
@@ -190,11 +205,8 @@ impl Cookies {
             return Ok((self.form_token(value), None));
         }
         let value = random_token()?;
-        let set = Cookie::build((self.csrf_name(), value.clone()))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .secure(self.secure)
+        let set = self
+            .cookie(self.csrf_name(), value.clone(), "/")
             .build()
             .to_string();
         Ok((self.form_token(&value), Some(set)))
@@ -242,11 +254,8 @@ impl Cookies {
             )
             .unwrap_or_else(|_| unreachable!("AES-GCM-SIV seals anything under 64 GiB"));
         let value = URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat());
-        Ok(Cookie::build((CODES_COOKIE, value))
-            .path(CODES_PAGE)
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .secure(self.secure)
+        Ok(self
+            .cookie(CODES_COOKIE, value, CODES_PAGE)
             .max_age(tower_sessions::cookie::time::Duration::seconds(300))
             .build()
             .to_string())
@@ -294,11 +303,7 @@ impl Cookies {
 
     /// The `Set-Cookie` value that removes the codes' cookie.
     pub(crate) fn clear_codes(&self) -> String {
-        Cookie::build((CODES_COOKIE, ""))
-            .path(CODES_PAGE)
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .secure(self.secure)
+        self.cookie(CODES_COOKIE, String::new(), CODES_PAGE)
             .max_age(tower_sessions::cookie::time::Duration::ZERO)
             .build()
             .to_string()
@@ -359,11 +364,8 @@ impl Cookies {
             .take(DEVICES_KEPT - 1)
             .map(str::to_owned);
         entries.extend(kept);
-        Ok(Cookie::build((DEVICE_COOKIE, entries.join("~")))
-            .path("/login")
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .secure(self.secure)
+        Ok(self
+            .cookie(DEVICE_COOKIE, entries.join("~"), "/login")
             .max_age(tower_sessions::cookie::time::Duration::days(180))
             .build()
             .to_string())

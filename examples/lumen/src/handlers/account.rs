@@ -147,13 +147,8 @@ pub(super) async fn recovery_codes(
         }
         None => pages::codes_already_shown(&csrf),
     };
-    let mut response = page.into_response();
-    if let Ok(clear) = http::HeaderValue::from_str(&app.cookies.clear_codes()) {
-        response
-            .headers_mut()
-            .append(http::header::SET_COOKIE, clear);
-    }
-    Ok(response)
+    let clear = app.cookies.clear_codes();
+    Ok(super::with_cookie(page.into_response(), Some(&clear)))
 }
 
 /// The page that sets up a new authenticator app (a new phone, or a lost

@@ -268,15 +268,22 @@ fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, St
     (refusal_status(outcome), text)
 }
 
-/// A `303` to `to`, setting the cookie `set_cookie`.
-fn redirect_with_cookie(to: &str, set_cookie: &str) -> Response {
-    let mut response = axum::response::Redirect::to(to).into_response();
-    if let Ok(value) = http::HeaderValue::from_str(set_cookie) {
+/// `response` with a `Set-Cookie` header, if there is one to set.
+fn with_cookie(mut response: Response, set_cookie: Option<&str>) -> Response {
+    if let Some(value) = set_cookie.and_then(|v| http::HeaderValue::from_str(v).ok()) {
         response
             .headers_mut()
             .append(http::header::SET_COOKIE, value);
     }
     response
+}
+
+/// A `303` to `to`, setting the cookie `set_cookie`.
+fn redirect_with_cookie(to: &str, set_cookie: &str) -> Response {
+    with_cookie(
+        axum::response::Redirect::to(to).into_response(),
+        Some(set_cookie),
+    )
 }
 
 fn with_status(status: StatusCode, page: Markup) -> Response {

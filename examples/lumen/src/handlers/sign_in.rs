@@ -1,13 +1,14 @@
 //! Registration, sign-in and sign-out.
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{
-    AUDIT, AppState, Checked, Client, Csrf, Notice, Page, SignInForm, mfa_broken, with_status,
+    AUDIT, AppState, Checked, Client, Csrf, Notice, Page, SignInForm, mfa_broken,
+    redirect_with_cookie, with_cookie, with_status,
 };
 use mfa_axum::UserId;
 
@@ -20,14 +21,6 @@ use crate::security::{
 
 pub(super) async fn home() -> Redirect {
     Redirect::to("/account")
-}
-
-/// `response` with a `Set-Cookie` header, if there is one to set.
-fn with_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
-    if let Some(value) = set_cookie.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
 }
 
 /// Whether someone is signed in (reading the session stores nothing).
@@ -53,7 +46,7 @@ pub(super) async fn register_form(
         ..Registration::default()
     };
     let page = pages::register(&customers, &values, None, &csrf).into_response();
-    Ok(with_cookie(page, set_cookie))
+    Ok(with_cookie(page, set_cookie.as_deref()))
 }
 
 #[derive(Deserialize)]
@@ -174,7 +167,7 @@ pub(super) async fn login_form(
     }
     let (csrf, set_cookie) = app.cookies.form(&headers)?;
     let page = pages::login("", None, notice.text(), &csrf).into_response();
-    Ok(with_cookie(page, set_cookie))
+    Ok(with_cookie(page, set_cookie.as_deref()))
 }
 
 pub(super) async fn login(
@@ -252,10 +245,7 @@ pub(super) async fn login(
         .map_err(Broken::Session)?;
     rotate_csrf(&session).await?;
     // The MFA guard on /account sends the user on: enrolment, code, or in.
-    Ok(with_cookie(
-        Redirect::to("/account").into_response(),
-        Some(trust),
-    ))
+    Ok(redirect_with_cookie("/account", &trust))
 }
 
 pub(super) async fn logout(session: Session, Checked(_): Checked<Csrf>) -> Page {
