@@ -161,10 +161,24 @@ async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap()
 }
 
+/// Types `text` into the field, finding it again if a page that was still
+/// loading replaced it (a stale element).
 async fn fill(client: &Client, css: &str, text: &str) {
-    let field = element(client, css).await;
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let field = element(client, css).await;
+        let typed = match field.clear().await {
+            Ok(()) => field.send_keys(text).await,
+            Err(e) => Err(e),
+        };
+        match typed {
+            Ok(()) => return,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("could not type into {css}: {e}"),
+        }
+    }
 }
 
 async fn click(client: &Client, css: &str) {
@@ -903,14 +917,16 @@ async fn a_lock_counts_down_and_opens_the_field_again() {
     clock.advance(30);
     let good = code(&app, &clock);
     let wrong = if good == "000000" { "111111" } else { "000000" };
-    for _ in 0..4 {
+    // Each answer is waited for, so no code is typed into a page that is
+    // about to be replaced.
+    for left in ["4 more", "3 more", "2 more", "One more wrong code"] {
         s.enter_code(wrong).await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !js_text(&s.client, "code-error").await.contains(left) {
+            assert!(tokio::time::Instant::now() < deadline, "no answer: {left}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
-    assert!(
-        text(&s.client, "#code-error")
-            .await
-            .contains("One more wrong code")
-    );
     s.enter_code(wrong).await;
     element(&s.client, "#lock-countdown").await;
     let field = element(&s.client, "#code").await;
