@@ -46,11 +46,8 @@ fn field_error(id: &str, error: Option<&str>) -> Markup {
     html! { @if let Some(e) = error { p.error.field-error id=(id) role="alert" { (e) } } }
 }
 
-fn message(error: Option<&str>, notice: Option<&str>) -> Markup {
-    html! {
-        @if let Some(error) = error { p.error role="alert" { (error) } }
-        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-    }
+fn message(notice: Option<&str>) -> Markup {
+    html! { @if let Some(notice) = notice { p.notice role="status" { (notice) } } }
 }
 
 /// The registration form's values, to show again after a mistake.
@@ -155,7 +152,7 @@ pub(crate) fn login(email: &str, error: Option<&str>, notice: Option<&str>, csrf
     let content = html! {
         section.card {
             h1 { "Sign in to Lumen" }
-            (message(None, notice))
+            (message(notice))
             form method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf);
                 // One message for both fields: it does not say which is wrong.
@@ -245,7 +242,7 @@ pub(crate) fn enroll(
             @if e.purpose == Purpose::Replacement {
                 p id="replacement-note" { "Your current app keeps working until you confirm the new one; then it stops." }
             }
-            (message(None, notice))
+            (message(notice))
             div.qr-block {
                 button.qr type="button" id="qr" aria-expanded="false" aria-controls="manual" aria-label="QR code: show the key instead" {
                     (PreEscaped(e.qr_svg))
@@ -471,6 +468,30 @@ pub(crate) fn recovery(error: Option<&str>, csrf: &str) -> Markup {
     )
 }
 
+/// A code form of the Authentication tab, for the error of a refused code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeForm {
+    Regenerate,
+    Disable,
+}
+
+impl CodeForm {
+    /// The form's name in the page and in the query of its refusal.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Regenerate => "regenerate",
+            Self::Disable => "disable",
+        }
+    }
+
+    /// The form a query names.
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        [Self::Regenerate, Self::Disable]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+}
+
 /// A tab of Manage My Account.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tab {
@@ -505,7 +526,7 @@ pub(crate) fn time_left(seconds: u64) -> String {
 pub(crate) fn account(
     a: &Account<'_>,
     tab: Tab,
-    error: Option<&str>,
+    error: Option<(CodeForm, &str)>,
     notice: Option<&str>,
     csrf: &str,
 ) -> Markup {
@@ -520,10 +541,10 @@ pub(crate) fn account(
                 (nav(Tab::Authentication, "/account/authentication", "Authentication"))
             }
             section.card.wide {
-                (message(error, notice))
+                (message(notice))
                 @match tab {
                     Tab::Profile => (profile(a)),
-                    Tab::Authentication => (authentication(a, csrf)),
+                    Tab::Authentication => (authentication(a, error, csrf)),
                 }
             }
         }
@@ -552,16 +573,21 @@ fn profile(a: &Account<'_>) -> Markup {
     }
 }
 
-/// A labelled field that takes a code from the app or a recovery code (so
-/// no numeric keyboard), its label naming both.
-fn code_field(id: &str) -> Markup {
+/// A labelled field of `form` that takes a code from the app or a recovery
+/// code (so no numeric keyboard), its label naming both; the error, if the
+/// refused code was this form's, right below it.
+fn code_field(form: CodeForm, error: Option<(CodeForm, &str)>) -> Markup {
+    let id = format!("{}-code", form.name());
+    let error_id = format!("{id}-error");
+    let error = error.filter(|(f, _)| *f == form).map(|(_, text)| text);
     html! {
         label for=(id) { "Code from your app, or a recovery code" }
-        input.code type="text" name="code" id=(id) autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="40" required;
+        input.code type="text" name="code" id=(id) autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="40" required aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())];
+        (field_error(&error_id, error))
     }
 }
 
-fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
+fn authentication(a: &Account<'_>, error: Option<(CodeForm, &str)>, csrf: &str) -> Markup {
     let s = a.status;
     let required = a.user.customer.mfa_required;
     html! {
@@ -585,7 +611,7 @@ fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
                 p { "Your old codes stop working. Enter a current code from your app, or one of your recovery codes." }
                 form.inline method="post" action="/account/mfa/recovery-codes" id="regenerate" {
                     input type="hidden" name="csrf" value=(csrf);
-                    (code_field("regenerate-code"))
+                    (code_field(CodeForm::Regenerate, error))
                     button type="submit" { "Regenerate" }
                 }
                 h2 { "Turn off" }
@@ -595,7 +621,7 @@ fn authentication(a: &Account<'_>, csrf: &str) -> Markup {
                     p { "Enter a current code from your app (or a recovery code) to turn multi-factor authentication off." }
                     form.inline method="post" action="/account/mfa/disable" id="disable" {
                         input type="hidden" name="csrf" value=(csrf);
-                        (code_field("disable-code"))
+                        (code_field(CodeForm::Disable, error))
                         button.danger type="submit" { "Turn off" }
                     }
                 }

@@ -926,6 +926,15 @@ async fn a_lock_counts_down_and_opens_the_field_again() {
             assert!(tokio::time::Instant::now() < deadline, "no answer: {left}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        if left == "4 more" {
+            // The answer is a page of its own (Post/Redirect/Get): a
+            // reload shows it again and submits nothing, so it costs no
+            // attempt.
+            let url = s.client.current_url().await.unwrap();
+            assert_eq!(url.query(), Some("error=invalid"));
+            s.client.refresh().await.unwrap();
+            assert!(js_text(&s.client, "code-error").await.contains(left));
+        }
     }
     s.enter_code(wrong).await;
     element(&s.client, "#lock-countdown").await;

@@ -83,10 +83,7 @@ async fn whole_flow(backend: Backend) {
         Some("/mfa/challenge")
     );
     let same_step = code(&app, &test.clock);
-    let refused = client
-        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &same_step)])
-        .await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let refused = client.wrong_code("/mfa/challenge", &same_step).await;
     assert!(refused.body.contains("That code is not valid"));
 
     test.clock.advance(30);
@@ -102,10 +99,8 @@ async fn whole_flow(backend: Backend) {
     // The same code on a new sign-in is refused.
     client.submit("/account", "/logout", &[]).await;
     client.sign_in("ada@example.com", PASSWORD).await;
-    let replayed = client
-        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &next)])
-        .await;
-    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+    let replayed = client.wrong_code("/mfa/challenge", &next).await;
+    assert!(replayed.body.contains("each code works once"));
 
     // A recovery code signs in once, not twice.
     let used = client
@@ -119,10 +114,8 @@ async fn whole_flow(backend: Backend) {
     assert!(tab.body.contains("id=\"codes-left\">9<"), "{}", tab.body);
     client.submit("/account", "/logout", &[]).await;
     client.sign_in("ada@example.com", PASSWORD).await;
-    let again = client
-        .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
-        .await;
-    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    let again = client.wrong_code("/mfa/recovery", &codes[0]).await;
+    assert!(again.body.contains("it was used already"));
 
     // Regenerate the recovery codes and turn MFA off, each with a code.
     test.clock.advance(30);
@@ -221,7 +214,11 @@ async fn required_customer_must_enrol(backend: Backend) {
             &[("code", &code(&app, &test.clock))],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // A forged Turn off: back to the tab, which says why; MFA stays on.
+    assert_eq!(refused.location(), Some("/account/authentication"));
+    let tab = client.get("/account/authentication").await;
+    assert!(tab.body.contains("cannot be turned off"));
+    assert!(tab.body.contains("id=\"codes-left\""));
 }
 
 async fn opt_in_later_from_the_authentication_tab(backend: Backend) {
@@ -266,9 +263,13 @@ async fn wrong_codes_lock_with_the_time_left(backend: Backend) {
     let wrong = if good == "000000" { "111111" } else { "000000" };
     // A code that is not six digits is explained, and not counted.
     let malformed = client
-        .submit("/mfa/challenge", "/mfa/challenge", &[("code", "12ab")])
+        .refused(
+            "/mfa/challenge",
+            "/mfa/challenge",
+            &[("code", "12ab")],
+            "/mfa/challenge?error=malformed",
+        )
         .await;
-    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert!(
         malformed
             .body
@@ -282,21 +283,30 @@ async fn wrong_codes_lock_with_the_time_left(backend: Backend) {
         "3 more",
         "2 more",
         "One more wrong code",
-        "",
+        "Try again in 30 seconds",
     ] {
         let answer = client
-            .submit("/mfa/challenge", "/mfa/challenge", &[("code", wrong)])
+            .refused(
+                "/mfa/challenge",
+                "/mfa/challenge",
+                &[("code", wrong)],
+                "/mfa/challenge?error=invalid",
+            )
             .await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         assert!(answer.body.contains(left), "{left}: {}", answer.body);
-        assert!(answer.body.contains("phone's clock"));
+        let locking = left.starts_with("Try");
+        assert_eq!(answer.body.contains("phone's clock"), !locking, "{left}");
     }
     let locked = client
-        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &good)])
+        .refused(
+            "/mfa/challenge",
+            "/mfa/challenge",
+            &[("code", &good)],
+            "/mfa/challenge?error=locked",
+        )
         .await;
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     // The field waits, with a countdown, and the recovery code is offered;
-    // a reload shows the same.
+    // a reload shows the same, and so does the page without the key.
     for page in [&locked, &client.get("/mfa/challenge").await] {
         assert!(
             page.body
@@ -314,7 +324,15 @@ async fn wrong_codes_lock_with_the_time_left(backend: Backend) {
         "{}",
         locked.body
     );
+    // The lock over, the same address no longer speaks of it.
     test.clock.advance(30);
+    let later = client.get("/mfa/challenge?error=locked").await;
+    assert!(
+        !later.body.contains("Too many wrong codes"),
+        "{}",
+        later.body
+    );
+    assert!(!later.body.contains("disabled"));
     let after = client
         .submit(
             "/mfa/challenge",
@@ -936,12 +954,8 @@ async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend
         // The old app's code does not confirm the new one.
         test.clock.advance(30);
         let wrong = owner
-            .post(
-                "/account/mfa/replace",
-                &[("csrf", &page.csrf()), ("code", &code(&old, &test.clock))],
-            )
+            .wrong_code("/account/mfa/replace", &code(&old, &test.clock))
             .await;
-        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{customer}");
         assert_eq!(wrong.secret(), page.secret(), "the same QR code again");
         let replaced = owner
             .post(
@@ -1004,14 +1018,9 @@ async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend
         test.clock.advance(30);
         owner.submit("/account", "/logout", &[]).await;
         owner.sign_in(email, PASSWORD).await;
-        let refused = owner
-            .submit(
-                "/mfa/challenge",
-                "/mfa/challenge",
-                &[("code", &code(&old, &test.clock))],
-            )
+        owner
+            .wrong_code("/mfa/challenge", &code(&old, &test.clock))
             .await;
-        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
         let passed = owner
             .submit(
                 "/mfa/challenge",
@@ -1189,13 +1198,13 @@ async fn code_fields_are_labelled_and_answers_name_the_code(backend: Backend) {
     for round in 0..2 {
         client.submit("/account", "/logout", &[]).await;
         client.sign_in("ada@example.com", PASSWORD).await;
-        let answer = client
-            .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
-            .await;
         if round == 0 {
+            let answer = client
+                .submit("/mfa/recovery", "/mfa/recovery", &[("code", &codes[0])])
+                .await;
             assert!(answer.location().is_some(), "{}", answer.body);
         } else {
-            assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+            let answer = client.wrong_code("/mfa/recovery", &codes[0]).await;
             assert!(
                 answer.body.contains("it was used already"),
                 "{}",
@@ -1249,7 +1258,12 @@ async fn errors_sit_at_their_fields(backend: Backend) {
     client.submit("/account", "/logout", &[]).await;
     client.sign_in("ada@example.com", PASSWORD).await;
     let refused = client
-        .submit("/mfa/challenge", "/mfa/challenge", &[("code", "12ab")])
+        .refused(
+            "/mfa/challenge",
+            "/mfa/challenge",
+            &[("code", "12ab")],
+            "/mfa/challenge?error=malformed",
+        )
         .await;
     assert!(
         refused
@@ -1257,6 +1271,149 @@ async fn errors_sit_at_their_fields(backend: Backend) {
             .contains("aria-invalid=\"true\" aria-describedby=\"code-error\"")
     );
     assert!(refused.body.contains("id=\"code-error\" role=\"alert\""));
+}
+
+/// Post/Redirect/Get for refused codes: every code form answers a refused
+/// code with a `303` to its page, the error named by a key from a fixed
+/// list; reloading that page shows the same answer without submitting the
+/// code again, so a reload costs no attempt.
+async fn refused_codes_redirect_to_pages_that_reload_without_counting(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    // Enrolment: the same QR code and key, with the error at the field.
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, true).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let first = client.get("/mfa/enroll").await;
+    let app = authenticator(&first.secret());
+    let good = code(&app, &test.clock);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let shown = client
+        .refused(
+            "/mfa/enroll",
+            "/mfa/enroll",
+            &[("code", wrong)],
+            "/mfa/enroll?error=invalid",
+        )
+        .await;
+    assert_eq!(shown.secret(), first.secret());
+    assert!(
+        shown
+            .body
+            .contains("id=\"code-error\" role=\"alert\">That code is not valid")
+    );
+    let malformed = client
+        .refused(
+            "/mfa/enroll",
+            "/mfa/enroll",
+            &[("code", "12ab")],
+            "/mfa/enroll?error=malformed",
+        )
+        .await;
+    assert!(malformed.body.contains("Enter the 6-digit code"));
+    // An unknown key shows no error: the text comes from the list only.
+    let odd = client.get("/mfa/enroll?error=%3Cb%3Ehi").await;
+    assert!(!odd.body.contains("code-error"), "{}", odd.body);
+    let confirmed = client
+        .submit("/mfa/enroll", "/mfa/enroll", &[("code", &good)])
+        .await;
+    assert_eq!(confirmed.location(), Some("/account/recovery-codes"));
+
+    // Sign-in: each reload of the answer says the same, and the attempts
+    // left do not go down.
+    client.submit("/account", "/logout", &[]).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    test.clock.advance(30);
+    let good = code(&app, &test.clock);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let to = "/mfa/challenge?error=invalid";
+    let shown = client
+        .refused("/mfa/challenge", "/mfa/challenge", &[("code", wrong)], to)
+        .await;
+    for page in [&shown, &client.get(to).await, &client.get(to).await] {
+        assert!(
+            page.body.contains("That code is not valid"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("4 more wrong codes"), "{}", page.body);
+    }
+    let shown = client
+        .refused("/mfa/challenge", "/mfa/challenge", &[("code", wrong)], to)
+        .await;
+    assert!(shown.body.contains("3 more wrong codes"), "{}", shown.body);
+    let shown = client
+        .refused(
+            "/mfa/recovery",
+            "/mfa/recovery",
+            &[("code", "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23")],
+            "/mfa/recovery?error=invalid",
+        )
+        .await;
+    assert!(shown.body.contains("That recovery code is not valid"));
+    let passed = client
+        .submit("/mfa/challenge", "/mfa/challenge", &[("code", &good)])
+        .await;
+    assert_eq!(passed.location(), Some("/account"));
+
+    // The account's code forms: the error at the form that was refused.
+    for (form, action) in [
+        ("regenerate", "/account/mfa/recovery-codes"),
+        ("disable", "/account/mfa/disable"),
+    ] {
+        let to = format!("/account/authentication?error=invalid&form={form}");
+        let shown = client
+            .refused("/account/authentication", action, &[("code", wrong)], &to)
+            .await;
+        let field = format!("id=\"{form}-code\"");
+        let at = shown.body.find(&field).expect(&field);
+        let input = &shown.body[at..at + shown.body[at..].find('>').unwrap()];
+        let error = format!("{form}-code-error");
+        assert!(input.contains("aria-invalid=\"true\""), "{input}");
+        assert!(
+            input.contains(&format!("aria-describedby=\"{error}\"")),
+            "{input}"
+        );
+        assert!(shown.body.contains(&format!(
+            "id=\"{error}\" role=\"alert\">That code is not valid"
+        )));
+        assert_eq!(shown.body.matches("aria-invalid").count(), 1, "{form}");
+    }
+
+    // Replacing the app: a wrong code from the new app, then (ten minutes
+    // on) a wrong "confirm it's you" code.
+    let page = client.get("/account/mfa/replace").await;
+    let to = "/account/mfa/replace?error=invalid";
+    let shown = client
+        .refused(
+            "/account/mfa/replace",
+            "/account/mfa/replace",
+            &[("code", wrong)],
+            to,
+        )
+        .await;
+    assert_eq!(shown.secret(), page.secret());
+    assert!(shown.body.contains("That code is not valid"));
+    test.clock.advance(601);
+    let shown = client
+        .refused(
+            "/account/mfa/replace",
+            "/account/mfa/replace/verify",
+            &[("code", "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23")],
+            to,
+        )
+        .await;
+    assert!(
+        shown
+            .body
+            .contains("action=\"/account/mfa/replace/verify\"")
+    );
+    assert!(
+        shown.body.contains("That code is not valid"),
+        "{}",
+        shown.body
+    );
 }
 
 macro_rules! on_both_backends {
@@ -1291,6 +1448,7 @@ on_both_backends!(
     result_pages_survive_reload_and_a_second_tab,
     code_fields_are_labelled_and_answers_name_the_code,
     errors_sit_at_their_fields,
+    refused_codes_redirect_to_pages_that_reload_without_counting,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

@@ -3,24 +3,25 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use mfa_axum::{CodeKind, Error, MfaSession};
 use mfa_flow::Outcome;
 
 use super::{
-    AUDIT, AppState, Checked, Client, CodeForm, Csrf, Notice, Page, mfa_broken, refusal,
-    with_status,
+    AUDIT, AppState, Checked, Client, CodeForm, Csrf, Notice, Page, Refused, mfa_broken, refused,
 };
 use crate::cookies::{CODES_PAGE, Issued};
 use crate::pages::{self, Account, Enrolment, Purpose, Tab};
 use crate::security::csrf_token;
 
+/// The tab of Manage My Account; on the Authentication tab, the error of a
+/// refused code below the field of the form that sent it.
 async fn account_page(
     app: &AppState,
     mfa: &MfaSession,
     tab: Tab,
-    message: (Option<&str>, Option<&str>),
-    status: StatusCode,
+    notice: &Notice,
+    refusal: &Refused,
 ) -> Page {
     let session = mfa.session();
     let Some(user) = app.db.user(mfa.user().as_str()).await? else {
@@ -29,16 +30,16 @@ async fn account_page(
     };
     let mfa_status = mfa.status().await.map_err(mfa_broken)?;
     let csrf = csrf_token(session).await?;
+    let now = mfa.now();
     let view = Account {
         user: &user,
         status: &mfa_status,
-        now: mfa.now(),
+        now,
     };
-    let (error, notice) = message;
-    Ok(with_status(
-        status,
-        pages::account(&view, tab, error, notice, &csrf),
-    ))
+    let form = refusal.form().and_then(pages::CodeForm::named);
+    let text = form.and_then(|_| refusal.text(CodeKind::Any, &mfa_status, now));
+    let error = form.zip(text.as_deref());
+    Ok(pages::account(&view, tab, error, notice.text(), &csrf).into_response())
 }
 
 pub(super) async fn profile(
@@ -46,18 +47,20 @@ pub(super) async fn profile(
     mfa: MfaSession,
     Query(notice): Query<Notice>,
 ) -> Page {
-    let message = (None, notice.text());
-    account_page(&app, &mfa, Tab::Profile, message, StatusCode::OK).await
+    account_page(&app, &mfa, Tab::Profile, &notice, &Refused::none()).await
 }
 
 pub(super) async fn authentication(
     State(app): State<AppState>,
     mfa: MfaSession,
     Query(notice): Query<Notice>,
+    Query(refusal): Query<Refused>,
 ) -> Page {
-    let message = (None, notice.text());
-    account_page(&app, &mfa, Tab::Authentication, message, StatusCode::OK).await
+    account_page(&app, &mfa, Tab::Authentication, &notice, &refusal).await
 }
+
+/// The Authentication tab, where a refused code of `form` is shown.
+const AUTHENTICATION: &str = "/account/authentication";
 
 pub(super) async fn enable(mfa: MfaSession, client: Client, Checked(_): Checked<Csrf>) -> Page {
     mfa.opt_in().await.map_err(mfa_broken)?;
@@ -66,26 +69,19 @@ pub(super) async fn enable(mfa: MfaSession, client: Client, Checked(_): Checked<
 }
 
 pub(super) async fn disable(
-    State(app): State<AppState>,
     mfa: MfaSession,
     client: Client,
     Checked(form): Checked<CodeForm>,
 ) -> Page {
-    let tab = Tab::Authentication;
     match mfa.disable(&form.code).await {
         Ok(Outcome::Accepted(())) => {
             audit("mfa_turned_off", &mfa, &client);
             Ok(Redirect::to("/account/authentication?notice=mfa-off").into_response())
         }
-        Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
-            account_page(&app, &mfa, tab, (Some(&text), None), status).await
-        }
-        Err(Error::PolicyForbids) => {
-            let text = "Your organisation requires multi-factor authentication.";
-            let status = StatusCode::FORBIDDEN;
-            account_page(&app, &mfa, tab, (Some(text), None), status).await
-        }
+        Ok(refusal) => Ok(refused(&refusal, AUTHENTICATION, Some("disable"))),
+        // The organisation requires MFA (it may have changed since the page
+        // was shown): the tab says so and offers no Turn off.
+        Err(Error::PolicyForbids) => Ok(Redirect::to(AUTHENTICATION).into_response()),
         Err(Error::MfaRequired) => Ok(Redirect::to("/mfa/challenge").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }
@@ -107,11 +103,7 @@ pub(super) async fn regenerate(
                 .seal_codes(mfa.user().as_str(), why, &codes, mfa.now())?;
             Ok(super::redirect_with_cookie(CODES_PAGE, &sealed))
         }
-        Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Any);
-            let message = (Some(text.as_str()), None);
-            account_page(&app, &mfa, Tab::Authentication, message, status).await
-        }
+        Ok(refusal) => Ok(refused(&refusal, AUTHENTICATION, Some("regenerate"))),
         Err(Error::MfaRequired) => Ok(Redirect::to("/mfa/challenge").into_response()),
         // MFA was turned off meanwhile (another tab): the tab shows it.
         Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
@@ -154,28 +146,25 @@ pub(super) async fn recovery_codes(
 /// The page that sets up a new authenticator app (a new phone, or a lost
 /// one after a recovery-code sign-in): its QR code, or first "confirm it's
 /// you" when the session's last code is over ten minutes old.
-pub(super) async fn replace_form(mfa: MfaSession, Query(notice): Query<Notice>) -> Page {
-    replace_page(&mfa, None, notice.text()).await
-}
-
-async fn replace_page(
-    mfa: &MfaSession,
-    error: Option<(StatusCode, &str)>,
-    notice: Option<&str>,
+pub(super) async fn replace_form(
+    mfa: MfaSession,
+    Query(notice): Query<Notice>,
+    Query(refusal): Query<Refused>,
 ) -> Page {
-    let (status, text) = error.map_or((StatusCode::OK, None), |(s, t)| (s, Some(t)));
     let replacement = match mfa.replacement().await {
         Ok(replacement) => replacement,
         Err(Error::MfaRequired) => {
+            let text = refusal.shown(&mfa, CodeKind::Any).await?;
             let csrf = csrf_token(mfa.session()).await?;
-            return Ok(with_status(status, pages::reverify(text, &csrf)));
+            return Ok(pages::reverify(text.as_deref(), &csrf).into_response());
         }
         // MFA is off (another tab turned it off): the tab shows it.
         Err(Error::NotEnrolled) => {
-            return Ok(Redirect::to("/account/authentication").into_response());
+            return Ok(Redirect::to(AUTHENTICATION).into_response());
         }
         Err(e) => return Err(mfa_broken(e)),
     };
+    let text = refusal.shown(&mfa, CodeKind::Totp).await?;
     let csrf = csrf_token(mfa.session()).await?;
     let uri = replacement.ticket.expose_uri();
     let view = Enrolment {
@@ -187,11 +176,11 @@ async fn replace_page(
         issuer: &replacement.issuer,
         expires_in: replacement.expires_in,
     };
-    Ok(with_status(
-        status,
-        pages::enroll(&view, text, notice, &csrf),
-    ))
+    Ok(pages::enroll(&view, text.as_deref(), notice.text(), &csrf).into_response())
 }
+
+/// The page that sets up a new app, and asks "confirm it's you" first.
+const REPLACE: &str = "/account/mfa/replace";
 
 /// A code from the new app: it replaces the old one.
 pub(super) async fn replace(
@@ -207,10 +196,7 @@ pub(super) async fn replace(
         Ok(Outcome::Expired) => {
             Ok(Redirect::to("/account/mfa/replace?notice=replacement-expired").into_response())
         }
-        Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
-            replace_page(&mfa, Some((status, &text)), None).await
-        }
+        Ok(refusal) => Ok(refused(&refusal, REPLACE, None)),
         // Nothing pending for this session: confirmed already (a second
         // submit), cancelled, or begun elsewhere. The tab shows the state;
         // no new QR code is made behind the user's back.
@@ -238,11 +224,8 @@ pub(super) async fn cancel_replacement(mfa: MfaSession, Checked(_): Checked<Csrf
 pub(super) async fn reverify(mut mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
     match mfa.verify(&form.code, CodeKind::Any).await {
         Ok(Outcome::Accepted(_)) => Ok(Redirect::to("/account/mfa/replace").into_response()),
-        Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Any);
-            let csrf = csrf_token(mfa.session()).await?;
-            Ok(with_status(status, pages::reverify(Some(&text), &csrf)))
-        }
+        // The replacement page asks again while the session needs it.
+        Ok(refusal) => Ok(refused(&refusal, REPLACE, None)),
         Err(Error::NotEnrolled) => Ok(Redirect::to("/account/authentication").into_response()),
         Err(e) => Err(mfa_broken(e)),
     }

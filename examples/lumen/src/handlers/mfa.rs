@@ -1,20 +1,20 @@
 //! Enrolment, the code page and the recovery-code page: thin renderers of
 //! mfa-axum's `MfaSession`.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
 use mfa_flow::{Outcome, Policy, StateKind};
 
-use super::{AppState, Checked, CodeForm, Csrf, Page, mfa_broken, refusal, with_status};
+use super::{AppState, Checked, CodeForm, Csrf, Page, Refused, mfa_broken, refused, with_status};
 use crate::cookies::{CODES_PAGE, Issued};
 use crate::pages::{self, Enrolment, Purpose};
 use crate::security::csrf_token;
 
 /// The enrolment page: the pending QR code again if there is one, a new
 /// one otherwise.
-async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Page {
+async fn enroll_page(mfa: &MfaSession, refusal: &Refused) -> Page {
     let enrollment = match mfa.enrollment().await {
         Ok(enrollment) => enrollment,
         Err(Error::AlreadyEnrolled) => return Ok(Redirect::to("/account").into_response()),
@@ -35,12 +35,12 @@ async fn enroll_page(mfa: &MfaSession, error: Option<(StatusCode, &str)>) -> Pag
         issuer: &enrollment.issuer,
         expires_in: enrollment.expires_in,
     };
-    let (status, text) = error.map_or((StatusCode::OK, None), |(s, t)| (s, Some(t)));
-    Ok(with_status(status, pages::enroll(&view, text, None, &csrf)))
+    let text = refusal.shown(mfa, CodeKind::Totp).await?;
+    Ok(pages::enroll(&view, text.as_deref(), None, &csrf).into_response())
 }
 
-pub(super) async fn enroll_form(mfa: MfaSession) -> Page {
-    enroll_page(&mfa, None).await
+pub(super) async fn enroll_form(mfa: MfaSession, Query(refusal): Query<Refused>) -> Page {
+    enroll_page(&mfa, &refusal).await
 }
 
 /// "Not now": an optional opt-in put off, back to the account with MFA off.
@@ -81,10 +81,7 @@ pub(super) async fn enroll(
         Ok(Outcome::Expired) | Err(Error::NoPendingEnrollment) => {
             Ok(Redirect::to("/mfa/expired").into_response())
         }
-        Ok(refused) => {
-            let (status, text) = refusal(&refused, mfa.now(), CodeKind::Totp);
-            enroll_page(&mfa, Some((status, &text))).await
-        }
+        Ok(refusal) => Ok(refused(&refusal, "/mfa/enroll", None)),
         Err(e) => Err(mfa_broken(e)),
     }
 }
@@ -104,20 +101,23 @@ pub(super) async fn expired(mfa: MfaSession) -> Page {
 }
 
 /// The code pages, for a session whose login needs a code; anyone else goes
-/// to the account page, where the guard sends them on.
-async fn code_form(mfa: &MfaSession, kind: CodeKind) -> Page {
+/// to the account page, where the guard sends them on. A refused code
+/// comes back here with its key; a lock in force shows its countdown with
+/// the field disabled, on a reload too.
+async fn code_form(mfa: &MfaSession, kind: CodeKind, refusal: &Refused) -> Page {
     if mfa.need(None).await.map_err(mfa_broken)? != Need::Code {
         return Ok(Redirect::to("/account").into_response());
     }
     let csrf = csrf_token(mfa.session()).await?;
+    let status = mfa.status().await.map_err(mfa_broken)?;
+    let now = mfa.now();
+    let text = refusal.text(kind, &status, now);
     Ok(match kind {
-        CodeKind::Recovery => pages::recovery(None, &csrf),
+        CodeKind::Recovery => pages::recovery(text.as_deref(), &csrf),
         _ => {
-            // A reload during a lock shows the lock, not an open field.
-            let status = mfa.status().await.map_err(mfa_broken)?;
-            let locked_for = status.locked_until.map(|u| u.saturating_sub(mfa.now()));
-            let text = locked_for.map(|_| "Too many wrong codes.");
-            pages::challenge(text, locked_for, &csrf)
+            let locked_for = status.locked_until.map(|u| u.saturating_sub(now));
+            let text = text.or_else(|| locked_for.map(|_| "Too many wrong codes.".to_owned()));
+            pages::challenge(text.as_deref(), locked_for, &csrf)
         }
     }
     .into_response())
@@ -135,49 +135,27 @@ async fn check_code(mut mfa: MfaSession, form: &CodeForm, kind: CodeKind) -> Pag
         Ok(Outcome::Accepted(_)) | Err(Error::NotEnrolled) => {
             Ok(Redirect::to("/account").into_response())
         }
-        Ok(refused) => {
-            let (status, mut text) = refusal(&refused, mfa.now(), kind);
-            let csrf = csrf_token(mfa.session()).await?;
-            let page = match (kind, &refused) {
-                (CodeKind::Recovery, _) => pages::recovery(Some(&text), &csrf),
-                (_, Outcome::Locked { until }) => {
-                    let locked_for = until.map(|u| u.saturating_sub(mfa.now()));
-                    pages::challenge(Some(&text), locked_for, &csrf)
-                }
-                (_, Outcome::Invalid | Outcome::Replayed) => {
-                    // Warn before the lock: how many tries are left; or, if
-                    // this one brought a lock, how long it lasts.
-                    let status = mfa.status().await.map_err(mfa_broken)?;
-                    let now = mfa.now();
-                    let locked_for = status.locked_until.map(|u| u.saturating_sub(now));
-                    text.push_str(&match (locked_for, status.attempts_before_lock) {
-                        (Some(wait), _) => format!(
-                            " Too many wrong codes: try again in {}.",
-                            pages::time_left(wait)
-                        ),
-                        (None, 1) => " One more wrong code pauses sign-in with codes.".to_owned(),
-                        (None, n) => format!(" {n} more wrong codes pause sign-in with codes."),
-                    });
-                    pages::challenge(Some(&text), locked_for, &csrf)
-                }
-                _ => pages::challenge(Some(&text), None, &csrf),
+        Ok(refusal) => {
+            let page = match kind {
+                CodeKind::Recovery => "/mfa/recovery",
+                _ => "/mfa/challenge",
             };
-            Ok(with_status(status, page))
+            Ok(refused(&refusal, page, None))
         }
         Err(e) => Err(mfa_broken(e)),
     }
 }
 
-pub(super) async fn challenge_form(mfa: MfaSession) -> Page {
-    code_form(&mfa, CodeKind::Totp).await
+pub(super) async fn challenge_form(mfa: MfaSession, Query(refusal): Query<Refused>) -> Page {
+    code_form(&mfa, CodeKind::Totp, &refusal).await
 }
 
 pub(super) async fn challenge(mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {
     check_code(mfa, &form, CodeKind::Totp).await
 }
 
-pub(super) async fn recovery_form(mfa: MfaSession) -> Page {
-    code_form(&mfa, CodeKind::Recovery).await
+pub(super) async fn recovery_form(mfa: MfaSession, Query(refusal): Query<Refused>) -> Page {
+    code_form(&mfa, CodeKind::Recovery, &refusal).await
 }
 
 pub(super) async fn recovery(mfa: MfaSession, Checked(form): Checked<CodeForm>) -> Page {

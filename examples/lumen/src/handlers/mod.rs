@@ -26,8 +26,8 @@ use axum::{Form, Router};
 use http::StatusCode;
 use http::request::Parts;
 use maud::Markup;
-use mfa_axum::{CodeKind, Mfa, MfaLayer, SessionLifetimeLayer, refusal_status};
-use mfa_flow::Outcome;
+use mfa_axum::{CodeKind, Mfa, MfaLayer, MfaSession, SessionLifetimeLayer};
+use mfa_flow::{Outcome, Status};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -237,35 +237,145 @@ impl Notice {
     }
 }
 
-/// What to tell the user about a refused code, with the answer's status
-/// (mfa-axum's mapping).
-fn refusal<T>(outcome: &Outcome<T>, now: u64, kind: CodeKind) -> (StatusCode, String) {
-    let text = match outcome {
-        Outcome::Locked { until: Some(until) } => format!(
-            "Too many wrong codes. Try again in {}.",
-            pages::time_left(until.saturating_sub(now))
-        ),
-        Outcome::Locked { until: None } => {
-            "Too many wrong codes: sign-in with the app is locked. Use a recovery code, \
-             or ask your administrator to unlock your account."
-                .to_owned()
+/// Why a code was refused, carried to the page that shows it
+/// (Post/Redirect/Get): a refused form redirects to its page with
+/// `?error=` and one of these keys, so reloading the answer shows it again
+/// without submitting the code again (which would count another failure).
+/// The text comes from this list, never from the query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// Not a well-formed code.
+    Malformed,
+    /// A wrong or reused code.
+    Invalid,
+    /// Refused without a check: too many wrong codes.
+    Locked,
+}
+
+impl Refusal {
+    /// The refusal an outcome is, or `None` for an accepted or expired one.
+    fn of<T>(outcome: &Outcome<T>) -> Option<Self> {
+        match outcome {
+            Outcome::Accepted(_) | Outcome::Expired => None,
+            Outcome::Locked { .. } => Some(Self::Locked),
+            Outcome::Malformed(_) => Some(Self::Malformed),
+            // Wrong, reused, or a refusal added later: not valid.
+            _ => Some(Self::Invalid),
         }
-        Outcome::Expired => "This QR code has expired.".to_owned(),
-        Outcome::Malformed(_) if kind == CodeKind::Recovery => {
-            "Enter a recovery code as it was shown to you, such as ABCD-EFGH-IJKL.".to_owned()
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Invalid => "invalid",
+            Self::Locked => "locked",
         }
-        Outcome::Malformed(_) if kind == CodeKind::Any => {
-            "Enter the 6-digit code from your app, or a recovery code.".to_owned()
-        }
-        Outcome::Malformed(_) => "Enter the 6-digit code from your authenticator app.".to_owned(),
-        _ if kind == CodeKind::Recovery => {
-            "That recovery code is not valid, or it was used already: each works once.".to_owned()
-        }
-        _ => "That code is not valid. Enter the code your app shows now; each code works once. \
-              If the codes keep failing, check that your phone's clock is set automatically."
-            .to_owned(),
+    }
+}
+
+/// The answer to a refused code: a `303` to `page` naming the refusal
+/// (and, on a page with several code forms, which `form` it is about).
+/// An outcome that is no refusal leads to the page, which shows the state.
+fn refused<T>(outcome: &Outcome<T>, page: &str, form: Option<&str>) -> Response {
+    let to = match (Refusal::of(outcome), form) {
+        (Some(r), Some(form)) => format!("{page}?error={}&form={form}", r.key()),
+        (Some(r), None) => format!("{page}?error={}", r.key()),
+        (None, _) => page.to_owned(),
     };
-    (refusal_status(outcome), text)
+    axum::response::Redirect::to(&to).into_response()
+}
+
+/// The query of a page that code forms redirect to: the refusal's key and,
+/// where the page has several code forms, the form's name.
+#[derive(Deserialize)]
+struct Refused {
+    error: Option<String>,
+    form: Option<String>,
+}
+
+impl Refused {
+    /// No refusal.
+    fn none() -> Self {
+        Self {
+            error: None,
+            form: None,
+        }
+    }
+
+    /// The text of the refusal named, from the user's record as it is now
+    /// (read only if a refusal is named).
+    async fn shown(&self, mfa: &MfaSession, kind: CodeKind) -> Result<Option<String>, Problem> {
+        if self.refusal().is_none() {
+            return Ok(None);
+        }
+        let status = mfa.status().await.map_err(mfa_broken)?;
+        Ok(self.text(kind, &status, mfa.now()))
+    }
+
+    /// The refusal named, if its key is one of the list.
+    fn refusal(&self) -> Option<Refusal> {
+        match self.error.as_deref()? {
+            "malformed" => Some(Refusal::Malformed),
+            "invalid" => Some(Refusal::Invalid),
+            "locked" => Some(Refusal::Locked),
+            _ => None,
+        }
+    }
+
+    /// What to tell the user, from the record as it is now: a lock in force
+    /// is shown whatever the key, a lock that has ended is not, and a wrong
+    /// code says how many more pause sign-in with codes.
+    fn text(&self, kind: CodeKind, status: &Status, now: u64) -> Option<String> {
+        let refusal = self.refusal()?;
+        let recovery = kind == CodeKind::Recovery;
+        if let Some(until) = status.locked_until.filter(|u| *u > now && !recovery) {
+            return Some(format!(
+                "Too many wrong codes. Try again in {}.",
+                pages::time_left(until - now)
+            ));
+        }
+        if status.hard_locked && kind == CodeKind::Totp && refusal != Refusal::Malformed {
+            return Some(
+                "Too many wrong codes: sign-in with the app is locked. Use a recovery code, \
+                 or ask your administrator to unlock your account."
+                    .to_owned(),
+            );
+        }
+        let text = match (refusal, kind) {
+            // The lock has ended since: nothing to say.
+            (Refusal::Locked, _) => return None,
+            (Refusal::Malformed, CodeKind::Recovery) => {
+                "Enter a recovery code as it was shown to you: six groups of four, such as \
+                 ABCD-EFGH-JKMN-PQRS-TVWX-YZ23."
+            }
+            (Refusal::Malformed, CodeKind::Any) => {
+                "Enter the 6-digit code from your app, or a recovery code."
+            }
+            (Refusal::Malformed, _) => "Enter the 6-digit code from your authenticator app.",
+            (Refusal::Invalid, CodeKind::Recovery) => {
+                "That recovery code is not valid, or it was used already: each works once."
+            }
+            (Refusal::Invalid, _) => {
+                "That code is not valid. Enter the code your app shows now; each code works \
+                 once. If the codes keep failing, check that your phone's clock is set \
+                 automatically."
+            }
+        };
+        Some(match (refusal, recovery, status.attempts_before_lock) {
+            (Refusal::Invalid, false, 1) => {
+                format!("{text} One more wrong code pauses sign-in with codes.")
+            }
+            (Refusal::Invalid, false, n) if n > 1 => {
+                format!("{text} {n} more wrong codes pause sign-in with codes.")
+            }
+            _ => text.to_owned(),
+        })
+    }
+
+    /// The form the refusal is about, if the query names one.
+    fn form(&self) -> Option<&str> {
+        self.form.as_deref()
+    }
 }
 
 /// `response` with a `Set-Cookie` header, if there is one to set.

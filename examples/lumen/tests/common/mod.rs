@@ -286,6 +286,35 @@ impl Client {
         self.post(action, &form).await
     }
 
+    /// Posts a form that must be refused the Post/Redirect/Get way: a
+    /// `303` to `to` (its page with an error key); returns that page.
+    pub async fn refused(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        to: &str,
+    ) -> Answer {
+        let answer = self.submit(page, action, fields).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{action}: {}",
+            answer.body
+        );
+        assert_eq!(answer.location(), Some(to), "{action}");
+        let shown = self.get(to).await;
+        assert_eq!(shown.status, StatusCode::OK, "{to}: {}", shown.body);
+        shown
+    }
+
+    /// Posts a wrong `code` to the code form at `page` (its own action);
+    /// returns the page it redirects to.
+    pub async fn wrong_code(&mut self, page: &str, code: &str) -> Answer {
+        let to = format!("{page}?error=invalid");
+        self.refused(page, page, &[("code", code)], &to).await
+    }
+
     pub async fn register(&mut self, email: &str, customer: &str, otp: bool) -> Answer {
         let mut fields = vec![
             ("name", "Ada Lovelace"),
