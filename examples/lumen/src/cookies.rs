@@ -9,8 +9,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use tower_sessions::cookie::time::Duration;
 use tower_sessions::cookie::{Cookie, SameSite};
 use zeroize::Zeroizing;
 
@@ -35,6 +38,42 @@ pub(crate) const CODES_PAGE: &str = "/account/recovery-codes";
 /// How long sealed codes wait for their page, in seconds.
 const CODES_LIFETIME: u64 = 300;
 
+/// How long a refused form's answer waits for its page, in seconds.
+const ANSWER_LIFETIME: u64 = 300;
+
+/// A form whose refusal is carried to its page in a sealed cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnswerTo {
+    /// The sign-in form.
+    Login,
+    /// The registration form.
+    Register,
+}
+
+impl AnswerTo {
+    fn cookie(self) -> &'static str {
+        match self {
+            Self::Login => "lumen_login_answer",
+            Self::Register => "lumen_register_answer",
+        }
+    }
+
+    /// The form's page, the only path the cookie is sent to.
+    pub(crate) fn page(self) -> &'static str {
+        match self {
+            Self::Login => "/login",
+            Self::Register => "/register",
+        }
+    }
+
+    fn aad(self) -> &'static [u8] {
+        match self {
+            Self::Login => b"lumen login answer",
+            Self::Register => b"lumen register answer",
+        }
+    }
+}
+
 /// How long a device stays trusted after its last sign-in, in seconds.
 const DEVICE_LIFETIME: u64 = 180 * 24 * 60 * 60;
 
@@ -48,6 +87,7 @@ pub(crate) struct Cookies {
     csrf: Zeroizing<[u8; 32]>,
     device: Zeroizing<[u8; 32]>,
     codes: Zeroizing<[u8; 32]>,
+    answers: Zeroizing<[u8; 32]>,
     secure: bool,
 }
 
@@ -158,6 +198,7 @@ impl Cookies {
             csrf: derive(key, "sign-in form csrf"),
             device: derive(key, "device cookie"),
             codes: derive(key, "recovery codes cookie"),
+            answers: derive(key, "form answer cookie"),
             secure,
         }
     }
@@ -220,9 +261,53 @@ impl Cookies {
             .any(|value| equal(&self.form_token(value), submitted))
     }
 
+    /// `plain`, sealed with AES-256-GCM-SIV under `key`, bound to `aad` and
+    /// stamped with `now`: a cookie value that only this app can open.
+    fn seal(
+        key: &[u8; 32],
+        aad: &[u8],
+        plain: &[u8],
+        now: u64,
+    ) -> Result<String, getrandom::Error> {
+        let mut stamped = Zeroizing::new(Vec::with_capacity(8 + plain.len()));
+        stamped.extend_from_slice(&now.to_be_bytes());
+        stamped.extend_from_slice(plain);
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce)?;
+        let sealed = Aes256GcmSiv::new(key.into())
+            .encrypt(&Nonce::from(nonce), Payload { msg: &stamped, aad })
+            .unwrap_or_else(|_| unreachable!("AES-GCM-SIV seals anything under 64 GiB"));
+        Ok(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    /// What [`Self::seal`] sealed in `value` under `key` and `aad`, if it
+    /// was sealed at most `lifetime` seconds before `now`.
+    fn open(
+        key: &[u8; 32],
+        aad: &[u8],
+        value: &str,
+        now: u64,
+        lifetime: u64,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(12)?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let stamped = Zeroizing::new(
+            Aes256GcmSiv::new(key.into())
+                .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad })
+                .ok()?,
+        );
+        let (issued, plain) = stamped.split_at_checked(8)?;
+        let issued = u64::from_be_bytes(issued.try_into().ok()?);
+        if now.saturating_sub(issued) > lifetime {
+            return None;
+        }
+        Some(Zeroizing::new(plain.to_vec()))
+    }
+
     /// The `Set-Cookie` value that carries `codes` (issued to `user` for
-    /// `why`) to [`CODES_PAGE`]: AES-256-GCM-SIV under a key of its own,
-    /// bound to the user, valid five minutes.
+    /// `why`) to [`CODES_PAGE`]: sealed under a key of its own, bound to
+    /// the user, valid five minutes.
     ///
     /// # Errors
     ///
@@ -234,29 +319,17 @@ impl Cookies {
         codes: &[&str],
         now: u64,
     ) -> Result<String, getrandom::Error> {
-        let mut plain = Zeroizing::new(Vec::with_capacity(9 + codes.len() * 20));
+        let mut plain = Zeroizing::new(Vec::with_capacity(1 + codes.len() * 30));
         plain.push(match why {
             Issued::Enrolment => b'e',
             Issued::Regenerated => b'r',
         });
-        plain.extend_from_slice(&now.to_be_bytes());
         plain.extend_from_slice(codes.join(" ").as_bytes());
-        let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce)?;
         let aad = [b"lumen codes\0".as_slice(), user.as_bytes()].concat();
-        let sealed = Aes256GcmSiv::new((&*self.codes).into())
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
-            .unwrap_or_else(|_| unreachable!("AES-GCM-SIV seals anything under 64 GiB"));
-        let value = URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat());
+        let value = Self::seal(&self.codes, &aad, &plain, now)?;
         Ok(self
             .cookie(CODES_COOKIE, value, CODES_PAGE)
-            .max_age(tower_sessions::cookie::time::Duration::seconds(300))
+            .max_age(Duration::seconds(CODES_LIFETIME.cast_signed()))
             .build()
             .to_string())
     }
@@ -269,29 +342,10 @@ impl Cookies {
         user: &str,
         now: u64,
     ) -> Option<ShownCodes> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(cookie(headers, CODES_COOKIE)?)
-            .ok()?;
-        let (nonce, sealed) = bytes.split_at_checked(12)?;
-        let nonce: [u8; 12] = nonce.try_into().ok()?;
         let aad = [b"lumen codes\0".as_slice(), user.as_bytes()].concat();
-        let plain = Zeroizing::new(
-            Aes256GcmSiv::new((&*self.codes).into())
-                .decrypt(
-                    &Nonce::from(nonce),
-                    Payload {
-                        msg: sealed,
-                        aad: &aad,
-                    },
-                )
-                .ok()?,
-        );
-        let (&why, rest) = plain.split_first()?;
-        let (issued, codes) = rest.split_at_checked(8)?;
-        let issued = u64::from_be_bytes(issued.try_into().ok()?);
-        if now.saturating_sub(issued) > CODES_LIFETIME {
-            return None;
-        }
+        let value = cookie(headers, CODES_COOKIE)?;
+        let plain = Self::open(&self.codes, &aad, value, now, CODES_LIFETIME)?;
+        let (&why, codes) = plain.split_first()?;
         let why = match why {
             b'e' => Issued::Enrolment,
             b'r' => Issued::Regenerated,
@@ -304,7 +358,55 @@ impl Cookies {
     /// The `Set-Cookie` value that removes the codes' cookie.
     pub(crate) fn clear_codes(&self) -> String {
         self.cookie(CODES_COOKIE, String::new(), CODES_PAGE)
-            .max_age(tower_sessions::cookie::time::Duration::ZERO)
+            .max_age(Duration::ZERO)
+            .build()
+            .to_string()
+    }
+
+    /// The `Set-Cookie` value that carries a refused form's `answer` to the
+    /// form's page (Post/Redirect/Get): what was typed (never a password)
+    /// and why it was refused, sealed, sent only to that page, valid five
+    /// minutes. Nothing is stored on the server.
+    ///
+    /// # Errors
+    ///
+    /// The random number generator's.
+    pub(crate) fn seal_answer<T: Serialize>(
+        &self,
+        form: AnswerTo,
+        answer: &T,
+        now: u64,
+    ) -> Result<String, getrandom::Error> {
+        let plain = Zeroizing::new(
+            serde_json::to_vec(answer)
+                .unwrap_or_else(|_| unreachable!("an answer is plain strings and numbers")),
+        );
+        let value = Self::seal(&self.answers, form.aad(), &plain, now)?;
+        Ok(self
+            .cookie(form.cookie(), value, form.page())
+            .max_age(Duration::seconds(ANSWER_LIFETIME.cast_signed()))
+            .build()
+            .to_string())
+    }
+
+    /// The answer sealed for `form` in the request's cookie, if there is
+    /// one from the last five minutes.
+    pub(crate) fn open_answer<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        form: AnswerTo,
+        now: u64,
+    ) -> Option<T> {
+        cookies(headers, form.cookie()).find_map(|value| {
+            let plain = Self::open(&self.answers, form.aad(), value, now, ANSWER_LIFETIME)?;
+            serde_json::from_slice(&plain).ok()
+        })
+    }
+
+    /// The `Set-Cookie` value that removes `form`'s answer.
+    pub(crate) fn clear_answer(&self, form: AnswerTo) -> String {
+        self.cookie(form.cookie(), String::new(), form.page())
+            .max_age(Duration::ZERO)
             .build()
             .to_string()
     }
@@ -454,6 +556,39 @@ mod tests {
                 .is_none()
         );
         assert!(cookies.clear_codes().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn form_answers_open_on_their_own_page_within_five_minutes() {
+        let cookies = Cookies::new(&[7; 32], false);
+        let now = 1_800_000_000;
+        let answer = ("ada@example.com".to_owned(), Some(now + 30));
+        let set = cookies.seal_answer(AnswerTo::Login, &answer, now).unwrap();
+        assert!(
+            set.contains("Path=/login") && set.contains("Max-Age=300"),
+            "{set}"
+        );
+        assert!(!set.contains("ada"), "{set}");
+        let headers = with_cookie(&set);
+        let open = |c: &Cookies, to, at| c.open_answer::<(String, Option<u64>)>(&headers, to, at);
+        assert_eq!(open(&cookies, AnswerTo::Login, now + 300), Some(answer));
+        assert_eq!(open(&cookies, AnswerTo::Login, now + 301), None);
+        assert_eq!(
+            open(&Cookies::new(&[8; 32], false), AnswerTo::Login, now),
+            None
+        );
+        // Sealed for one form, it is no answer of another, even when copied
+        // to that form's cookie name.
+        let pair = set.split(';').next().unwrap_or_default();
+        let copied = pair.replacen("lumen_login_answer", "lumen_register_answer", 1);
+        let headers = with_cookie(&copied);
+        let other = cookies.open_answer::<(String, Option<u64>)>(&headers, AnswerTo::Register, now);
+        assert_eq!(other, None);
+        assert!(
+            cookies
+                .clear_answer(AnswerTo::Register)
+                .contains("Max-Age=0")
+        );
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    fn id(self) -> &'static str {
+    /// The field's id in the page and its key in a refusal's query.
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Self::Name => "name",
             Self::Email => "email",
@@ -77,26 +78,39 @@ impl Field {
             Self::Customer => "customer",
         }
     }
+
+    /// The field an id names.
+    pub(crate) fn named(id: &str) -> Option<Self> {
+        [Self::Name, Self::Email, Self::Password, Self::Customer]
+            .into_iter()
+            .find(|f| f.id() == id)
+    }
+
+    /// What to fix in the field.
+    pub(crate) fn problem(self) -> &'static str {
+        match self {
+            Self::Name => "Enter your name (at most 100 characters).",
+            Self::Email => "Enter a valid email address.",
+            Self::Password => "Choose a password of 8 to 128 characters.",
+            Self::Customer => "Choose your customer.",
+        }
+    }
 }
 
 pub(crate) fn register(
     customers: &[Customer],
     values: &Registration<'_>,
-    problem: Option<(Field, &str)>,
+    problem: Option<Field>,
     csrf: &str,
 ) -> Markup {
     let required = customers
         .iter()
         .any(|c| Some(c.id) == values.customer && c.mfa_required);
     // The problem's field is marked and points at its message.
-    let invalid = |f: Field| problem.filter(|(p, _)| *p == f).map(|_| "true");
-    let described = |f: Field| {
-        problem
-            .filter(|(p, _)| *p == f)
-            .map(|_| format!("{}-error", f.id()))
-    };
+    let invalid = |f: Field| (problem == Some(f)).then_some("true");
+    let described = |f: Field| (problem == Some(f)).then(|| format!("{}-error", f.id()));
     let error_at = |f: Field| {
-        let text = problem.filter(|(p, _)| *p == f).map(|(_, t)| t);
+        let text = (problem == Some(f)).then(|| f.problem());
         field_error(&format!("{}-error", f.id()), text)
     };
     // With nothing to fix the first field has the focus; with a problem,

@@ -349,15 +349,31 @@ async fn sign_in_answers_are_generic_and_throttled(backend: Backend) {
     };
     let mut client = Client::new(&test);
     client.register("ada@example.com", NORMAL, false).await;
+    // A refused sign-in is a redirect to the form (Post/Redirect/Get),
+    // which shows the address typed and one message for either mistake.
     let wrong_password = client.sign_in("ada@example.com", "wrong password").await;
+    assert_eq!(wrong_password.location(), Some("/login?error=incorrect"));
+    let wrong_password = client.get("/login?error=incorrect").await;
     let unknown = client.sign_in("nobody@example.com", "wrong password").await;
-    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.location(), Some("/login?error=incorrect"));
+    let unknown = client.get("/login?error=incorrect").await;
     let message = |a: &common::Answer| {
         let start = a.body.find("role=\"alert\">").unwrap();
         a.body[start..start + 60].to_owned()
     };
     assert_eq!(message(&wrong_password), message(&unknown));
+    assert!(message(&unknown).contains("Email or password is incorrect."));
+    assert!(unknown.body.contains("value=\"nobody@example.com\""));
+    assert!(!unknown.body.contains("wrong password"));
+    // A reload shows the same and costs no attempt; a plain visit shows
+    // an empty form.
+    assert_eq!(
+        client.get("/login?error=incorrect").await.body,
+        unknown.body
+    );
+    let plain = client.get("/login").await;
+    assert!(!plain.body.contains("role=\"alert\""));
+    assert!(!plain.body.contains("nobody@example.com"));
     // Registering a taken address answers as a new registration does.
     let taken = client.register("ada@example.com", NORMAL, false).await;
     assert_eq!(taken.status, StatusCode::SEE_OTHER);
@@ -368,14 +384,18 @@ async fn sign_in_answers_are_generic_and_throttled(backend: Backend) {
             client.sign_in(email, "wrong password").await;
         }
         let locked = client.sign_in(email, PASSWORD).await;
-        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{email}");
+        assert_eq!(locked.refusal(), Some("locked"), "{email}");
+        let locked = client.get("/login?error=locked").await;
         assert!(
             locked
                 .body
                 .contains("Too many failed sign-ins. Try again in 30 seconds.")
         );
     }
+    // The lock over, its page no longer speaks of it.
     test.clock.advance(31);
+    let later = client.get("/login?error=locked").await;
+    assert!(!later.body.contains("Too many"), "{}", later.body);
     let ok = client.sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(ok.location(), Some("/account"));
 }
@@ -401,30 +421,25 @@ async fn simultaneous_wrong_passwords_cost_the_budget(backend: Backend) {
         requests.spawn(async move {
             let request = http::Request::post("/login")
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            c.send(request, form).await.status
+            let answer = c.send(request, form).await;
+            match answer.refusal() {
+                Some(key) => key.to_owned(),
+                None => answer.status.to_string(),
+            }
         });
     }
     let statuses = requests.join_all().await;
-    let checked = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let count = |what: &str| statuses.iter().filter(|s| *s == what).count();
+    let (checked, refused) = (count("incorrect"), count("locked"));
     // Beyond the hashing queue a prompt 503, which costs no attempt.
-    let busy = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
-        .count();
+    let busy = count("503 Service Unavailable");
     assert_eq!(checked + refused + busy, 60, "{statuses:?}");
     assert!(
         checked <= 5,
         "{checked} of 60 simultaneous guesses were checked"
     );
     let right = client.sign_in("ada@example.com", PASSWORD).await;
-    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(right.refusal(), Some("locked"));
 }
 
 /// Addresses no account can have are answered 4xx on both databases, never
@@ -439,19 +454,21 @@ async fn odd_addresses_are_client_errors(backend: Backend) {
     for email in ["nul\0@example.com", long.as_str(), "colon:user@example.com"] {
         let signed_in = client.sign_in(email, PASSWORD).await;
         assert_eq!(
-            signed_in.status,
-            StatusCode::UNAUTHORIZED,
-            "sign-in {:.40}",
-            email
+            signed_in.refusal(),
+            Some("incorrect"),
+            "sign-in {email:.40}"
         );
+        let form = client.get("/login?error=incorrect").await;
+        assert_eq!(form.status, StatusCode::OK, "sign-in {email:.40}");
         let registered = client.register(email, NORMAL, true).await;
         assert_eq!(
-            registered.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "registration {:.40}",
-            email
+            registered.refusal(),
+            Some("email"),
+            "registration {email:.40}"
         );
-        assert!(registered.body.contains("Enter a valid email address"));
+        let form = client.get("/register?error=email").await;
+        assert_eq!(form.status, StatusCode::OK, "registration {email:.40}");
+        assert!(form.body.contains("Enter a valid email address"));
     }
 }
 
@@ -803,9 +820,17 @@ async fn anonymous_visits_store_no_session(backend: Backend) {
     let failed = client
         .sign_in("nobody@example.com", "a wrong password")
         .await;
-    assert_eq!(failed.status, StatusCode::UNAUTHORIZED, "{}", failed.body);
+    assert_eq!(failed.refusal(), Some("incorrect"), "{}", failed.body);
+    assert_eq!(
+        client.get("/login?error=incorrect").await.status,
+        StatusCode::OK
+    );
     let refused = client.register("not an address", NORMAL, false).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.refusal(), Some("email"));
+    assert_eq!(
+        client.get("/register?error=email").await.status,
+        StatusCode::OK
+    );
     assert_eq!(client.session(), None, "no session cookie was set");
     assert_eq!(stored_session_ids(&test).await, Vec::<String>::new());
 
@@ -863,7 +888,7 @@ async fn a_trusted_device_signs_in_while_strangers_are_locked_out(backend: Backe
             stranger.sign_in(email, "a wrong password").await;
         }
         let locked = stranger.sign_in(email, PASSWORD).await;
-        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{email}");
+        assert_eq!(locked.refusal(), Some("locked"), "{email}");
     }
 
     // The owner's browser is not locked out of Ada's account...
@@ -872,10 +897,10 @@ async fn a_trusted_device_signs_in_while_strangers_are_locked_out(backend: Backe
     assert_eq!(signed_in.location(), Some("/account"), "{}", signed_in.body);
     // The owner's success does not lift the strangers' lock...
     let again = stranger.sign_in("ada@example.com", PASSWORD).await;
-    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(again.refusal(), Some("locked"));
     // ...and the owner's browser is a stranger to Bob's account.
     let bob = owner.tab().sign_in("bob@example.com", PASSWORD).await;
-    assert_eq!(bob.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(bob.refusal(), Some("locked"));
 
     // An altered device cookie is a stranger's.
     let device: Vec<(String, String)> = owner
@@ -896,7 +921,7 @@ async fn a_trusted_device_signs_in_while_strangers_are_locked_out(backend: Backe
         .0
         .insert(name.clone(), String::from_utf8(altered).unwrap());
     let forged = forger.sign_in("ada@example.com", PASSWORD).await;
-    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(forged.refusal(), Some("locked"));
 
     // The owner's own wrong passwords lock the owner's device only (the
     // cookie was renewed by the last sign-in).
@@ -904,10 +929,10 @@ async fn a_trusted_device_signs_in_while_strangers_are_locked_out(backend: Backe
     owner.submit("/account", "/logout", &[]).await;
     for _ in 0..5 {
         let wrong = owner.sign_in("ada@example.com", "a wrong password").await;
-        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.refusal(), Some("incorrect"));
     }
     let locked = owner.sign_in("ada@example.com", PASSWORD).await;
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(locked.refusal(), Some("locked"));
 }
 
 /// A user who lost the phone signs in with a recovery code and sets up a
@@ -1228,6 +1253,11 @@ async fn errors_sit_at_their_fields(backend: Backend) {
     assert!(form.body.contains("autofocus"));
     assert!(!form.body.contains("aria-invalid"));
     let refused = client.register("not an address", NORMAL, false).await;
+    assert_eq!(refused.location(), Some("/register?error=email"));
+    let refused = client.get("/register?error=email").await;
+    // What was typed comes back, never the password.
+    assert!(refused.body.contains("value=\"Ada Lovelace\""));
+    assert!(!refused.body.contains("correct horse"));
     assert!(
         refused.body.contains(
             "id=\"email\" value=\"not an address\" required maxlength=\"254\" autocomplete=\"email\" aria-invalid=\"true\" aria-describedby=\"email-error\""
@@ -1242,9 +1272,10 @@ async fn errors_sit_at_their_fields(backend: Backend) {
     );
     assert_eq!(refused.body.matches("aria-invalid").count(), 1);
     assert!(client.get("/login").await.body.contains("autofocus"));
-    let wrong = client
+    client
         .sign_in("nobody@example.com", "a wrong password")
         .await;
+    let wrong = client.get("/login?error=incorrect").await;
     assert!(wrong.body.contains("id=\"login-error\""));
     assert_eq!(
         wrong
@@ -1523,7 +1554,7 @@ async fn posts_are_limited_per_client_address() {
     for n in 0..3 {
         let fake = format!("198.51.100.{n}");
         let status = post_login_from(&mut client, "192.0.2.1", Some(&fake)).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {n}");
+        assert_eq!(status, StatusCode::SEE_OTHER, "guess {n}");
     }
     let csrf = client.get("/login").await.csrf();
     let peer: std::net::SocketAddr = "192.0.2.1:40000".parse().unwrap();
@@ -1542,7 +1573,7 @@ async fn posts_are_limited_per_client_address() {
     assert!(refused.is_html());
     // Another address has its budget; pages are not limited.
     let other = post_login_from(&mut client, "192.0.2.2", None).await;
-    assert_eq!(other, StatusCode::UNAUTHORIZED);
+    assert_eq!(other, StatusCode::SEE_OTHER);
     assert_eq!(client.get("/login").await.status, StatusCode::OK);
 
     // Behind a proxy that writes X-Forwarded-For: its last entry is the
@@ -1555,16 +1586,12 @@ async fn posts_are_limited_per_client_address() {
     for n in 0..3 {
         let spoofed = format!("198.51.100.{n}, 203.0.113.7");
         let status = post_login_from(&mut client, "10.0.0.1", Some(&spoofed)).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {n}");
+        assert_eq!(status, StatusCode::SEE_OTHER, "guess {n}");
     }
     let limited = post_login_from(&mut client, "10.0.0.1", Some("203.0.113.7")).await;
     assert_eq!(limited, StatusCode::TOO_MANY_REQUESTS);
     let another = post_login_from(&mut client, "10.0.0.1", Some("203.0.113.8")).await;
-    assert_eq!(
-        another,
-        StatusCode::UNAUTHORIZED,
-        "the proxy's other clients"
-    );
+    assert_eq!(another, StatusCode::SEE_OTHER, "the proxy's other clients");
     // A named header that holds no address is refused, not guessed at.
     let broken = post_login_from(&mut client, "10.0.0.1", Some("unknown")).await;
     assert_eq!(broken, StatusCode::BAD_REQUEST);

@@ -2,16 +2,17 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
-use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::{
     AUDIT, AppState, Checked, Client, Csrf, Notice, Page, SignInForm, mfa_broken,
-    redirect_with_cookie, with_cookie, with_status,
+    redirect_with_cookie, with_cookie,
 };
 use mfa_axum::UserId;
 
+use crate::cookies::AnswerTo;
 use crate::db::{Attempt, User};
 use crate::flow::USER_KEY;
 use crate::pages::{self, Field, Registration};
@@ -28,10 +29,28 @@ async fn signed_in(session: &Session) -> Result<bool, Broken> {
     Ok(session.get::<String>(USER_KEY).await?.is_some())
 }
 
+/// The query of a form page that a refused form redirects to: the key of
+/// what was refused; what was typed comes in the form's sealed answer
+/// cookie, shown only with the key (a plain visit shows an empty form).
+#[derive(Deserialize)]
+pub(super) struct Refused {
+    error: Option<String>,
+}
+
+/// A refused registration, carried to the form (never the password).
+#[derive(Serialize, Deserialize)]
+struct RegisterAnswer {
+    name: String,
+    email: String,
+    customer: i64,
+    otp: bool,
+}
+
 pub(super) async fn register_form(
     State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    Query(refused): Query<Refused>,
 ) -> Page {
     // Signed in already: the account (the guard sends on from there).
     if signed_in(&session).await? {
@@ -41,12 +60,30 @@ pub(super) async fn register_form(
     // not signed in has no stored session.
     let (csrf, set_cookie) = app.cookies.form(&headers)?;
     let customers = app.db.customers().await?;
-    let values = Registration {
-        customer: customers.first().map(|c| c.id),
-        ..Registration::default()
+    let problem = refused.error.as_deref().and_then(Field::named);
+    let answer = problem.and_then(|_| {
+        app.cookies
+            .open_answer::<RegisterAnswer>(&headers, AnswerTo::Register, app.now())
+    });
+    let page = match &answer {
+        Some(answer) => {
+            let values = Registration {
+                name: &answer.name,
+                email: &answer.email,
+                customer: Some(answer.customer),
+                otp: answer.otp,
+            };
+            pages::register(&customers, &values, problem, &csrf)
+        }
+        None => {
+            let values = Registration {
+                customer: customers.first().map(|c| c.id),
+                ..Registration::default()
+            };
+            pages::register(&customers, &values, None, &csrf)
+        }
     };
-    let page = pages::register(&customers, &values, None, &csrf).into_response();
-    Ok(with_cookie(page, set_cookie.as_deref()))
+    Ok(with_cookie(page.into_response(), set_cookie.as_deref()))
 }
 
 #[derive(Deserialize)]
@@ -88,43 +125,47 @@ fn plausible_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-fn registration_problem(form: &RegisterForm, email: &str) -> Option<(Field, &'static str)> {
+fn registration_problem(form: &RegisterForm, email: &str) -> Option<Field> {
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Some((Field::Name, "Enter your name (at most 100 characters)."));
+        return Some(Field::Name);
     }
     if !valid_email(email) {
-        return Some((Field::Email, "Enter a valid email address."));
+        return Some(Field::Email);
     }
     let length = form.password.chars().count();
     if !(8..=128).contains(&length) {
-        return Some((Field::Password, "Choose a password of 8 to 128 characters."));
+        return Some(Field::Password);
     }
     None
 }
 
 pub(super) async fn register(
     State(app): State<AppState>,
-    headers: HeaderMap,
     SignInForm(form): SignInForm<RegisterForm>,
 ) -> Page {
     let customers = app.db.customers().await?;
     let email = normalize_email(&form.email);
     let customer = customers.iter().find(|c| c.id == form.customer);
     let problem = match customer {
-        None => Some((Field::Customer, "Choose your customer.")),
+        None => Some(Field::Customer),
         Some(_) => registration_problem(&form, &email),
     };
     let (Some(customer), None) = (customer, problem) else {
-        let (csrf, _) = app.cookies.form(&headers)?;
-        let values = Registration {
-            name: &form.name,
-            email: &form.email,
-            customer: Some(form.customer),
+        // Post/Redirect/Get: the form again, with what was typed (not the
+        // password) and the field to fix.
+        let field = problem.unwrap_or(Field::Customer);
+        let answer = RegisterAnswer {
+            name: form.name.chars().take(100).collect(),
+            email: form.email.chars().take(254).collect(),
+            customer: form.customer,
             otp: form.otp.is_some(),
         };
-        let page = pages::register(&customers, &values, problem, &csrf);
-        return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, page));
+        let sealed = app
+            .cookies
+            .seal_answer(AnswerTo::Register, &answer, app.now())?;
+        let to = format!("/register?error={}", field.id());
+        return Ok(redirect_with_cookie(&to, &sealed));
     };
     let password = form.password.clone();
     let password_hash = app.hashing.run(move || hash_password(&password)).await??;
@@ -144,7 +185,11 @@ pub(super) async fn register(
             .await
             .map_err(mfa_broken)?;
     }
-    Ok(Redirect::to("/login?notice=registered").into_response())
+    let done = Redirect::to("/login?notice=registered").into_response();
+    Ok(with_cookie(
+        done,
+        Some(&app.cookies.clear_answer(AnswerTo::Register)),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -156,18 +201,65 @@ pub(super) struct LoginForm {
 
 protected!(RegisterForm, LoginForm);
 
+/// A refused sign-in, carried to the sign-in page: the address as typed
+/// and, if the address was locked, until when.
+#[derive(Serialize, Deserialize)]
+struct LoginAnswer {
+    email: String,
+    locked_until: Option<u64>,
+}
+
 pub(super) async fn login_form(
     State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
     Query(notice): Query<Notice>,
+    Query(refused): Query<Refused>,
 ) -> Page {
     if signed_in(&session).await? {
         return Ok(Redirect::to("/account").into_response());
     }
     let (csrf, set_cookie) = app.cookies.form(&headers)?;
-    let page = pages::login("", None, notice.text(), &csrf).into_response();
+    let now = app.now();
+    let answer = refused.error.as_ref().and_then(|_| {
+        app.cookies
+            .open_answer::<LoginAnswer>(&headers, AnswerTo::Login, now)
+    });
+    let (email, error) = match &answer {
+        // A lock that has ended since is not spoken of.
+        Some(a) => (
+            a.email.as_str(),
+            match a.locked_until {
+                Some(until) if until > now => Some(format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    pages::time_left(until - now)
+                )),
+                Some(_) => None,
+                None => Some("Email or password is incorrect.".to_owned()),
+            },
+        ),
+        None => ("", None),
+    };
+    let page = pages::login(email, error.as_deref(), notice.text(), &csrf).into_response();
     Ok(with_cookie(page, set_cookie.as_deref()))
+}
+
+/// The answer to a refused sign-in (Post/Redirect/Get): back to the form,
+/// which shows the address typed and why, so a reload submits nothing
+/// (and costs no attempt).
+fn login_refused(app: &AppState, email: &str, locked_until: Option<u64>) -> Page {
+    let answer = LoginAnswer {
+        email: email.chars().take(254).collect(),
+        locked_until,
+    };
+    let sealed = app
+        .cookies
+        .seal_answer(AnswerTo::Login, &answer, app.now())?;
+    let to = match locked_until {
+        Some(_) => "/login?error=locked",
+        None => "/login?error=incorrect",
+    };
+    Ok(redirect_with_cookie(to, &sealed))
 }
 
 pub(super) async fn login(
@@ -179,13 +271,10 @@ pub(super) async fn login(
 ) -> Page {
     let email = normalize_email(&form.email);
     let now = app.now();
-    let (csrf, _) = app.cookies.form(&headers)?;
     // No account can have such an address: the generic answer, without a
     // query (so no throttle row with an unbounded key).
     if !plausible_email(&email) {
-        let text = "Email or password is incorrect.";
-        let page = pages::login(&form.email, Some(text), None, &csrf);
-        return Ok(with_status(StatusCode::UNAUTHORIZED, page));
+        return login_refused(&app, &form.email, None);
     }
     // A browser that signed in to this account before (its device cookie
     // says so) has an attempt budget of its own (OWASP's device cookies):
@@ -204,12 +293,7 @@ pub(super) async fn login(
             target: AUDIT, event = "sign_in_locked", email, until, trusted_device,
             address = %client.address, agent = ?client.agent,
         );
-        let text = format!(
-            "Too many failed sign-ins. Try again in {}.",
-            pages::time_left(until.saturating_sub(now))
-        );
-        let page = pages::login(&form.email, Some(&text), None, &csrf);
-        return Ok(with_status(StatusCode::TOO_MANY_REQUESTS, page));
+        return login_refused(&app, &form.email, Some(until));
     }
     let user = app.db.user_by_email(&email).await?;
     let stored = user
@@ -224,9 +308,7 @@ pub(super) async fn login(
             target: AUDIT, event = "sign_in_failed", email, trusted_device,
             address = %client.address, agent = ?client.agent,
         );
-        let text = "Email or password is incorrect.";
-        let page = pages::login(&form.email, Some(text), None, &csrf);
-        return Ok(with_status(StatusCode::UNAUTHORIZED, page));
+        return login_refused(&app, &form.email, None);
     };
     // Forgives this browser's attempts only: a stranger's lock on the
     // address stays.
@@ -245,7 +327,11 @@ pub(super) async fn login(
         .map_err(Broken::Session)?;
     rotate_csrf(&session).await?;
     // The MFA guard on /account sends the user on: enrolment, code, or in.
-    Ok(redirect_with_cookie("/account", &trust))
+    let done = redirect_with_cookie("/account", &trust);
+    Ok(with_cookie(
+        done,
+        Some(&app.cookies.clear_answer(AnswerTo::Login)),
+    ))
 }
 
 pub(super) async fn logout(session: Session, Checked(_): Checked<Csrf>) -> Page {

@@ -136,6 +136,14 @@ impl Answer {
             .map(|v| v.to_str().unwrap())
     }
 
+    /// The error key of a refused form's redirect (`…?error=KEY`).
+    pub fn refusal(&self) -> Option<&str> {
+        if self.status != StatusCode::SEE_OTHER {
+            return None;
+        }
+        self.location()?.split_once("?error=").map(|(_, key)| key)
+    }
+
     pub fn is_html(&self) -> bool {
         self.headers
             .get(header::CONTENT_TYPE)

@@ -140,6 +140,21 @@ pub struct Reply {
     pub body: String,
 }
 
+impl Reply {
+    /// The error key of a refused form's redirect (`303`, `…?error=KEY`),
+    /// or the status as text for any other answer.
+    pub fn outcome(&self) -> String {
+        let location = self.head.lines().find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        });
+        match location.and_then(|l| l.split_once("?error=")) {
+            Some((_, key)) if self.status == 303 => key.trim().to_owned(),
+            _ => self.status.to_string(),
+        }
+    }
+}
+
 /// The CSRF token of a page's first form.
 pub fn csrf_of(page: &str) -> String {
     let start = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
