@@ -38,8 +38,9 @@ pub(crate) const CODES_PAGE: &str = "/account/recovery-codes";
 /// How long sealed codes wait for their page, in seconds.
 const CODES_LIFETIME: u64 = 300;
 
-/// How long a refused form's answer waits for its page, in seconds.
-const ANSWER_LIFETIME: u64 = 300;
+/// How long a refused form's answer waits for its page, in seconds: a
+/// reload or Back soon after, not the next person at a shared computer.
+const ANSWER_LIFETIME: u64 = 120;
 
 /// A form whose refusal is carried to its page in a sealed cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,7 +366,7 @@ impl Cookies {
 
     /// The `Set-Cookie` value that carries a refused form's `answer` to the
     /// form's page (Post/Redirect/Get): what was typed (never a password)
-    /// and why it was refused, sealed, sent only to that page, valid five
+    /// and why it was refused, sealed, sent only to that page, valid two
     /// minutes. Nothing is stored on the server.
     ///
     /// # Errors
@@ -373,6 +374,7 @@ impl Cookies {
     /// The random number generator's.
     pub(crate) fn seal_answer<T: Serialize>(
         &self,
+        headers: &HeaderMap,
         form: AnswerTo,
         answer: &T,
         now: u64,
@@ -381,7 +383,7 @@ impl Cookies {
             serde_json::to_vec(answer)
                 .unwrap_or_else(|_| unreachable!("an answer is plain strings and numbers")),
         );
-        let value = Self::seal(&self.answers, form.aad(), &plain, now)?;
+        let value = Self::seal(&self.answers, &self.answer_aad(headers, form), &plain, now)?;
         Ok(self
             .cookie(form.cookie(), value, form.page())
             .max_age(Duration::seconds(ANSWER_LIFETIME.cast_signed()))
@@ -390,17 +392,26 @@ impl Cookies {
     }
 
     /// The answer sealed for `form` in the request's cookie, if there is
-    /// one from the last five minutes.
+    /// one sealed for this browser in the last two minutes.
     pub(crate) fn open_answer<T: DeserializeOwned>(
         &self,
         headers: &HeaderMap,
         form: AnswerTo,
         now: u64,
     ) -> Option<T> {
+        let aad = self.answer_aad(headers, form);
         cookies(headers, form.cookie()).find_map(|value| {
-            let plain = Self::open(&self.answers, form.aad(), value, now, ANSWER_LIFETIME)?;
+            let plain = Self::open(&self.answers, &aad, value, now, ANSWER_LIFETIME)?;
             serde_json::from_slice(&plain).ok()
         })
+    }
+
+    /// What an answer is bound to: its form and the browser's CSRF cookie
+    /// (the one [`Self::form`] uses), so an answer sealed for one browser
+    /// — planted in another, say — opens in no other.
+    fn answer_aad(&self, headers: &HeaderMap, form: AnswerTo) -> Vec<u8> {
+        let csrf = cookies(headers, self.csrf_name()).find(|v| well_formed(v));
+        [form.aad(), b"\0", csrf.unwrap_or("").as_bytes()].concat()
     }
 
     /// The `Set-Cookie` value that removes `form`'s answer.
@@ -559,31 +570,49 @@ mod tests {
     }
 
     #[test]
-    fn form_answers_open_on_their_own_page_within_five_minutes() {
+    fn form_answers_open_in_their_browser_on_their_page_within_two_minutes() {
         let cookies = Cookies::new(&[7; 32], false);
         let now = 1_800_000_000;
         let answer = ("ada@example.com".to_owned(), Some(now + 30));
-        let set = cookies.seal_answer(AnswerTo::Login, &answer, now).unwrap();
+        let (_, csrf) = cookies.form(&HeaderMap::new()).unwrap();
+        let csrf = csrf.unwrap();
+        let set = cookies
+            .seal_answer(&with_cookie(&csrf), AnswerTo::Login, &answer, now)
+            .unwrap();
         assert!(
-            set.contains("Path=/login") && set.contains("Max-Age=300"),
+            set.contains("Path=/login") && set.contains("Max-Age=120"),
             "{set}"
         );
         assert!(!set.contains("ada"), "{set}");
-        let headers = with_cookie(&set);
-        let open = |c: &Cookies, to, at| c.open_answer::<(String, Option<u64>)>(&headers, to, at);
-        assert_eq!(open(&cookies, AnswerTo::Login, now + 300), Some(answer));
-        assert_eq!(open(&cookies, AnswerTo::Login, now + 301), None);
+        // The browser's cookies with `pair` added.
+        let pair = |set: &str| set.split(';').next().unwrap_or_default().to_owned();
+        let with = |base: &str, set: &str| {
+            let mut headers = HeaderMap::new();
+            let line = format!("{}; {}", pair(base), pair(set));
+            headers.insert(http::header::COOKIE, line.parse().unwrap());
+            headers
+        };
+        let open =
+            |c: &Cookies, h: &HeaderMap, to, at| c.open_answer::<(String, Option<u64>)>(h, to, at);
+        let headers = with(&csrf, &set);
         assert_eq!(
-            open(&Cookies::new(&[8; 32], false), AnswerTo::Login, now),
-            None
+            open(&cookies, &headers, AnswerTo::Login, now + 120),
+            Some(answer)
         );
+        assert_eq!(open(&cookies, &headers, AnswerTo::Login, now + 121), None);
+        let other_key = Cookies::new(&[8; 32], false);
+        assert_eq!(open(&other_key, &headers, AnswerTo::Login, now), None);
+        // Planted in another browser (another CSRF cookie), it opens not.
+        let (_, elsewhere) = cookies.form(&HeaderMap::new()).unwrap();
+        let planted = with(&elsewhere.unwrap(), &set);
+        assert_eq!(open(&cookies, &planted, AnswerTo::Login, now), None);
         // Sealed for one form, it is no answer of another, even when copied
         // to that form's cookie name.
-        let pair = set.split(';').next().unwrap_or_default();
-        let copied = pair.replacen("lumen_login_answer", "lumen_register_answer", 1);
-        let headers = with_cookie(&copied);
-        let other = cookies.open_answer::<(String, Option<u64>)>(&headers, AnswerTo::Register, now);
-        assert_eq!(other, None);
+        let copied = with(
+            &csrf,
+            &set.replacen("lumen_login_answer", "lumen_register_answer", 1),
+        );
+        assert_eq!(open(&cookies, &copied, AnswerTo::Register, now), None);
         assert!(
             cookies
                 .clear_answer(AnswerTo::Register)

@@ -392,10 +392,41 @@ async fn sign_in_answers_are_generic_and_throttled(backend: Backend) {
                 .contains("Too many failed sign-ins. Try again in 30 seconds.")
         );
     }
-    // The lock over, its page no longer speaks of it.
+    // The lock over, its page says so.
     test.clock.advance(31);
     let later = client.get("/login?error=locked").await;
-    assert!(!later.body.contains("Too many"), "{}", later.body);
+    assert!(
+        later.body.contains("You can try again now."),
+        "{}",
+        later.body
+    );
+    // A key twice, or a query that does not parse, is no reason to refuse
+    // the page.
+    for odd in [
+        "/login?error=locked&error=x",
+        "/register?error=email&error=name",
+        "/login?%zz",
+    ] {
+        assert_eq!(client.get(odd).await.status, StatusCode::OK, "{odd}");
+    }
+    // Registration's field error needs no cookie; what was typed does.
+    let mut fresh = Client::new(&test);
+    let page = fresh.get("/register?error=email").await;
+    assert!(page.body.contains("id=\"email-error\""), "{}", page.body);
+    assert!(!page.body.contains("Ada Lovelace"));
+    // Signing out clears a refused form's answer (a shared computer).
+    let mut shared = Client::new(&test);
+    shared.register("not an address", NORMAL, false).await;
+    shared.sign_in("ada@example.com", PASSWORD).await;
+    let out = shared.submit("/account", "/logout", &[]).await;
+    assert_eq!(out.location(), Some("/login?notice=signed-out"));
+    let cleared = out
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| v.to_str().unwrap().contains("answer=; "))
+        .count();
+    assert_eq!(cleared, 2, "{:?}", out.headers);
     let ok = client.sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(ok.location(), Some("/account"));
 }
@@ -1447,6 +1478,73 @@ async fn refused_codes_redirect_to_pages_that_reload_without_counting(backend: B
     );
 }
 
+/// A lock met on the account tab (whose forms take a recovery code too)
+/// says that a recovery code works now; a wrong recovery code during it is
+/// named as such; an old link after the lock, or after a code passed, says
+/// nothing.
+async fn a_lock_on_the_account_tab_points_to_recovery_codes(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let (mut client, app, codes) = enrolled(&test, "ada@example.com").await;
+    test.clock.advance(30);
+    let good = code(&app, &test.clock);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let invalid = "/account/authentication?error=invalid&form=disable";
+    for _ in 0..5 {
+        client
+            .refused(
+                "/account/authentication",
+                "/account/mfa/disable",
+                &[("code", wrong)],
+                invalid,
+            )
+            .await;
+    }
+    let locked = client
+        .refused(
+            "/account/authentication",
+            "/account/mfa/disable",
+            &[("code", &good)],
+            "/account/authentication?error=locked&form=disable",
+        )
+        .await;
+    assert!(
+        locked
+            .body
+            .contains("codes from your app work again in 30 seconds. A recovery code works now."),
+        "{}",
+        locked.body
+    );
+    let fake = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23";
+    let shown = client
+        .refused(
+            "/account/authentication",
+            "/account/mfa/disable",
+            &[("code", fake)],
+            invalid,
+        )
+        .await;
+    assert!(
+        shown
+            .body
+            .contains("That code is not valid. Codes from your app are paused for 30 seconds"),
+        "{}",
+        shown.body
+    );
+    // A recovery code works during the lock, and forgives the failures.
+    let used = client
+        .submit(
+            "/account/authentication",
+            "/account/mfa/recovery-codes",
+            &[("code", &codes[0])],
+        )
+        .await;
+    assert_eq!(used.location(), Some("/account/recovery-codes"));
+    let old = client.get(invalid).await;
+    assert!(!old.body.contains("aria-invalid"), "{}", old.body);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1480,6 +1578,7 @@ on_both_backends!(
     code_fields_are_labelled_and_answers_name_the_code,
     errors_sit_at_their_fields,
     refused_codes_redirect_to_pages_that_reload_without_counting,
+    a_lock_on_the_account_tab_points_to_recovery_codes,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ

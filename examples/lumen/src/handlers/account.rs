@@ -1,14 +1,15 @@
 //! Manage My Account, behind the MFA guard: thin renderers of mfa-axum's
 //! `MfaSession`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use http::HeaderMap;
 use mfa_axum::{CodeKind, Error, MfaSession};
 use mfa_flow::Outcome;
 
 use super::{
-    AUDIT, AppState, Checked, Client, CodeForm, Csrf, Notice, Page, Refused, mfa_broken, refused,
+    AUDIT, AppState, Checked, Client, CodeForm, CodePage, Csrf, Notice, Page, Refused, mfa_broken,
+    refused,
 };
 use crate::cookies::{CODES_PAGE, Issued};
 use crate::pages::{self, Account, Enrolment, Purpose, Tab};
@@ -37,24 +38,20 @@ async fn account_page(
         now,
     };
     let form = refusal.form().and_then(pages::CodeForm::named);
-    let text = form.and_then(|_| refusal.text(CodeKind::Any, &mfa_status, now));
+    let text = form.and_then(|_| refusal.text(CodePage::Either, &mfa_status, now));
     let error = form.zip(text.as_deref());
     Ok(pages::account(&view, tab, error, notice.text(), &csrf).into_response())
 }
 
-pub(super) async fn profile(
-    State(app): State<AppState>,
-    mfa: MfaSession,
-    Query(notice): Query<Notice>,
-) -> Page {
+pub(super) async fn profile(State(app): State<AppState>, mfa: MfaSession, notice: Notice) -> Page {
     account_page(&app, &mfa, Tab::Profile, &notice, &Refused::none()).await
 }
 
 pub(super) async fn authentication(
     State(app): State<AppState>,
     mfa: MfaSession,
-    Query(notice): Query<Notice>,
-    Query(refusal): Query<Refused>,
+    notice: Notice,
+    refusal: Refused,
 ) -> Page {
     account_page(&app, &mfa, Tab::Authentication, &notice, &refusal).await
 }
@@ -146,15 +143,11 @@ pub(super) async fn recovery_codes(
 /// The page that sets up a new authenticator app (a new phone, or a lost
 /// one after a recovery-code sign-in): its QR code, or first "confirm it's
 /// you" when the session's last code is over ten minutes old.
-pub(super) async fn replace_form(
-    mfa: MfaSession,
-    Query(notice): Query<Notice>,
-    Query(refusal): Query<Refused>,
-) -> Page {
+pub(super) async fn replace_form(mfa: MfaSession, notice: Notice, refusal: Refused) -> Page {
     let replacement = match mfa.replacement().await {
         Ok(replacement) => replacement,
         Err(Error::MfaRequired) => {
-            let text = refusal.shown(&mfa, CodeKind::Any).await?;
+            let text = refusal.shown(&mfa, CodePage::Either).await?;
             let csrf = csrf_token(mfa.session()).await?;
             return Ok(pages::reverify(text.as_deref(), &csrf).into_response());
         }
@@ -164,7 +157,7 @@ pub(super) async fn replace_form(
         }
         Err(e) => return Err(mfa_broken(e)),
     };
-    let text = refusal.shown(&mfa, CodeKind::Totp).await?;
+    let text = refusal.shown(&mfa, CodePage::Replacement).await?;
     let csrf = csrf_token(mfa.session()).await?;
     let uri = replacement.ticket.expose_uri();
     let view = Enrolment {

@@ -1,13 +1,15 @@
 //! Enrolment, the code page and the recovery-code page: thin renderers of
 //! mfa-axum's `MfaSession`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
 use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
 use mfa_flow::{Outcome, Policy, StateKind};
 
-use super::{AppState, Checked, CodeForm, Csrf, Page, Refused, mfa_broken, refused, with_status};
+use super::{
+    AppState, Checked, CodeForm, CodePage, Csrf, Page, Refused, mfa_broken, refused, with_status,
+};
 use crate::cookies::{CODES_PAGE, Issued};
 use crate::pages::{self, Enrolment, Purpose};
 use crate::security::csrf_token;
@@ -35,11 +37,11 @@ async fn enroll_page(mfa: &MfaSession, refusal: &Refused) -> Page {
         issuer: &enrollment.issuer,
         expires_in: enrollment.expires_in,
     };
-    let text = refusal.shown(mfa, CodeKind::Totp).await?;
+    let text = refusal.shown(mfa, CodePage::Enrolment).await?;
     Ok(pages::enroll(&view, text.as_deref(), None, &csrf).into_response())
 }
 
-pub(super) async fn enroll_form(mfa: MfaSession, Query(refusal): Query<Refused>) -> Page {
+pub(super) async fn enroll_form(mfa: MfaSession, refusal: Refused) -> Page {
     enroll_page(&mfa, &refusal).await
 }
 
@@ -109,12 +111,15 @@ async fn code_form(mfa: &MfaSession, kind: CodeKind, refusal: &Refused) -> Page 
         return Ok(Redirect::to("/account").into_response());
     }
     let csrf = csrf_token(mfa.session()).await?;
-    let status = mfa.status().await.map_err(mfa_broken)?;
-    let now = mfa.now();
-    let text = refusal.text(kind, &status, now);
     Ok(match kind {
-        CodeKind::Recovery => pages::recovery(text.as_deref(), &csrf),
+        CodeKind::Recovery => {
+            let text = refusal.shown(mfa, CodePage::Recovery).await?;
+            pages::recovery(text.as_deref(), &csrf)
+        }
         _ => {
+            let status = mfa.status().await.map_err(mfa_broken)?;
+            let now = mfa.now();
+            let text = refusal.text(CodePage::Challenge, &status, now);
             let locked_for = status.locked_until.map(|u| u.saturating_sub(now));
             let text = text.or_else(|| locked_for.map(|_| "Too many wrong codes.".to_owned()));
             pages::challenge(text.as_deref(), locked_for, &csrf)
@@ -146,7 +151,7 @@ async fn check_code(mut mfa: MfaSession, form: &CodeForm, kind: CodeKind) -> Pag
     }
 }
 
-pub(super) async fn challenge_form(mfa: MfaSession, Query(refusal): Query<Refused>) -> Page {
+pub(super) async fn challenge_form(mfa: MfaSession, refusal: Refused) -> Page {
     code_form(&mfa, CodeKind::Totp, &refusal).await
 }
 
@@ -154,7 +159,7 @@ pub(super) async fn challenge(mfa: MfaSession, Checked(form): Checked<CodeForm>)
     check_code(mfa, &form, CodeKind::Totp).await
 }
 
-pub(super) async fn recovery_form(mfa: MfaSession, Query(refusal): Query<Refused>) -> Page {
+pub(super) async fn recovery_form(mfa: MfaSession, refusal: Refused) -> Page {
     code_form(&mfa, CodeKind::Recovery, &refusal).await
 }
 

@@ -18,7 +18,7 @@ mod web;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Query, Request};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +26,7 @@ use axum::{Form, Router};
 use http::StatusCode;
 use http::request::Parts;
 use maud::Markup;
-use mfa_axum::{CodeKind, Mfa, MfaLayer, MfaSession, SessionLifetimeLayer};
+use mfa_axum::{Mfa, MfaLayer, MfaSession, SessionLifetimeLayer};
 use mfa_flow::{Outcome, Status};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -204,10 +204,29 @@ fn expired_form() -> Response {
         .into_response()
 }
 
+/// The first value of `key` in the request's query, if any. Lenient: a
+/// query that does not parse, or names a key twice, is no reason to refuse
+/// a page.
+fn query_value(parts: &Parts, key: &str) -> Option<String> {
+    let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) else {
+        return None;
+    };
+    pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
 /// Messages chosen by a key in the query, never text from the query.
-#[derive(Deserialize)]
 struct Notice {
     notice: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Notice {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            notice: query_value(parts, "notice"),
+        })
+    }
 }
 
 impl Notice {
@@ -285,12 +304,39 @@ fn refused<T>(outcome: &Outcome<T>, page: &str, form: Option<&str>) -> Response 
     axum::response::Redirect::to(&to).into_response()
 }
 
+/// A page with a code form, for what a refusal there says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CodePage {
+    /// Confirming an enrolment's QR code (timed locks only).
+    Enrolment,
+    /// The sign-in code.
+    Challenge,
+    /// A recovery code at sign-in (never locked).
+    Recovery,
+    /// A code from the app or a recovery code: Turn off, Regenerate,
+    /// "confirm it's you".
+    Either,
+    /// Confirming a replacement's new app.
+    Replacement,
+}
+
 /// The query of a page that code forms redirect to: the refusal's key and,
-/// where the page has several code forms, the form's name.
-#[derive(Deserialize)]
+/// where the page has several code forms, the form's name (first values;
+/// anything else is ignored).
 struct Refused {
     error: Option<String>,
     form: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Refused {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            error: query_value(parts, "error"),
+            form: query_value(parts, "form"),
+        })
+    }
 }
 
 impl Refused {
@@ -304,12 +350,12 @@ impl Refused {
 
     /// The text of the refusal named, from the user's record as it is now
     /// (read only if a refusal is named).
-    async fn shown(&self, mfa: &MfaSession, kind: CodeKind) -> Result<Option<String>, Problem> {
+    async fn shown(&self, mfa: &MfaSession, page: CodePage) -> Result<Option<String>, Problem> {
         if self.refusal().is_none() {
             return Ok(None);
         }
         let status = mfa.status().await.map_err(mfa_broken)?;
-        Ok(self.text(kind, &status, mfa.now()))
+        Ok(self.text(page, &status, mfa.now()))
     }
 
     /// The refusal named, if its key is one of the list.
@@ -322,53 +368,71 @@ impl Refused {
         }
     }
 
-    /// What to tell the user, from the record as it is now: a lock in force
-    /// is shown whatever the key, a lock that has ended is not, and a wrong
-    /// code says how many more pause sign-in with codes.
-    fn text(&self, kind: CodeKind, status: &Status, now: u64) -> Option<String> {
+    /// What to tell the user on `page`, from the record as it is now: a
+    /// lock in force is shown whatever the key (a lock that has ended, or a
+    /// wrong code forgiven since, is not), and a wrong code says how many
+    /// more pause the app's codes.
+    fn text(&self, page: CodePage, status: &Status, now: u64) -> Option<String> {
+        const RECOVERY_MALFORMED: &str = "Enter a recovery code as it was shown to you: six \
+            groups of four, such as ABCD-EFGH-JKMN-PQRS-TVWX-YZ23.";
+        const NOT_VALID: &str = "That code is not valid.";
         let refusal = self.refusal()?;
-        let recovery = kind == CodeKind::Recovery;
-        if let Some(until) = status.locked_until.filter(|u| *u > now && !recovery) {
-            return Some(format!(
-                "Too many wrong codes. Try again in {}.",
-                pages::time_left(until - now)
-            ));
+        if page == CodePage::Recovery {
+            // Recovery codes are never locked out.
+            return match refusal {
+                Refusal::Malformed => Some(RECOVERY_MALFORMED.to_owned()),
+                Refusal::Invalid => Some(
+                    "That recovery code is not valid, or it was used already: each works once."
+                        .to_owned(),
+                ),
+                Refusal::Locked => None,
+            };
         }
-        if status.hard_locked && kind == CodeKind::Totp && refusal != Refusal::Malformed {
+        if let Some(until) = status.locked_until.filter(|u| *u > now) {
+            let wait = pages::time_left(until - now);
+            return Some(match (page, refusal) {
+                (CodePage::Either, Refusal::Invalid) => format!(
+                    "{NOT_VALID} Codes from your app are paused for {wait} after too many wrong \
+                     ones; a recovery code works now."
+                ),
+                (CodePage::Either, _) => format!(
+                    "Too many wrong codes: codes from your app work again in {wait}. \
+                     A recovery code works now."
+                ),
+                _ => format!("Too many wrong codes. Try again in {wait}."),
+            });
+        }
+        // Enrolment has timed locks only.
+        if status.hard_locked && page != CodePage::Enrolment {
             return Some(
-                "Too many wrong codes: sign-in with the app is locked. Use a recovery code, \
+                "Too many wrong codes: codes from your app are locked. Use a recovery code, \
                  or ask your administrator to unlock your account."
                     .to_owned(),
             );
         }
-        let text = match (refusal, kind) {
+        let text = match refusal {
             // The lock has ended since: nothing to say.
-            (Refusal::Locked, _) => return None,
-            (Refusal::Malformed, CodeKind::Recovery) => {
-                "Enter a recovery code as it was shown to you: six groups of four, such as \
-                 ABCD-EFGH-JKMN-PQRS-TVWX-YZ23."
+            Refusal::Locked => return None,
+            Refusal::Malformed if page == CodePage::Either => {
+                return Some(
+                    "Enter the 6-digit code from your app, or a recovery code.".to_owned(),
+                );
             }
-            (Refusal::Malformed, CodeKind::Any) => {
-                "Enter the 6-digit code from your app, or a recovery code."
+            Refusal::Malformed => {
+                return Some("Enter the 6-digit code from your authenticator app.".to_owned());
             }
-            (Refusal::Malformed, _) => "Enter the 6-digit code from your authenticator app.",
-            (Refusal::Invalid, CodeKind::Recovery) => {
-                "That recovery code is not valid, or it was used already: each works once."
-            }
-            (Refusal::Invalid, _) => {
+            // Forgiven since (a code passed): an old link says nothing.
+            Refusal::Invalid if status.failures == 0 => return None,
+            Refusal::Invalid => {
                 "That code is not valid. Enter the code your app shows now; each code works \
                  once. If the codes keep failing, check that your phone's clock is set \
                  automatically."
             }
         };
-        Some(match (refusal, recovery, status.attempts_before_lock) {
-            (Refusal::Invalid, false, 1) => {
-                format!("{text} One more wrong code pauses sign-in with codes.")
-            }
-            (Refusal::Invalid, false, n) if n > 1 => {
-                format!("{text} {n} more wrong codes pause sign-in with codes.")
-            }
-            _ => text.to_owned(),
+        Some(match status.attempts_before_lock {
+            0 => text.to_owned(),
+            1 => format!("{text} One more wrong code pauses codes from your app."),
+            n => format!("{text} {n} more wrong codes pause codes from your app."),
         })
     }
 

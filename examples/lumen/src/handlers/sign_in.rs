@@ -1,13 +1,16 @@
 //! Registration, sign-in and sign-out.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
+// A refused form redirects to its page with the key of what was refused;
+// what was typed comes in the form's sealed answer cookie, shown only with
+// the key (a plain visit shows an empty form).
 use super::{
-    AUDIT, AppState, Checked, Client, Csrf, Notice, Page, SignInForm, mfa_broken,
+    AUDIT, AppState, Checked, Client, Csrf, Notice, Page, Refused, SignInForm, mfa_broken,
     redirect_with_cookie, with_cookie,
 };
 use mfa_axum::UserId;
@@ -29,14 +32,6 @@ async fn signed_in(session: &Session) -> Result<bool, Broken> {
     Ok(session.get::<String>(USER_KEY).await?.is_some())
 }
 
-/// The query of a form page that a refused form redirects to: the key of
-/// what was refused; what was typed comes in the form's sealed answer
-/// cookie, shown only with the key (a plain visit shows an empty form).
-#[derive(Deserialize)]
-pub(super) struct Refused {
-    error: Option<String>,
-}
-
 /// A refused registration, carried to the form (never the password).
 #[derive(Serialize, Deserialize)]
 struct RegisterAnswer {
@@ -50,7 +45,7 @@ pub(super) async fn register_form(
     State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    Query(refused): Query<Refused>,
+    refused: Refused,
 ) -> Page {
     // Signed in already: the account (the guard sends on from there).
     if signed_in(&session).await? {
@@ -60,29 +55,26 @@ pub(super) async fn register_form(
     // not signed in has no stored session.
     let (csrf, set_cookie) = app.cookies.form(&headers)?;
     let customers = app.db.customers().await?;
+    // The field to fix comes from the key; what was typed, if its cookie
+    // is still there.
     let problem = refused.error.as_deref().and_then(Field::named);
     let answer = problem.and_then(|_| {
         app.cookies
             .open_answer::<RegisterAnswer>(&headers, AnswerTo::Register, app.now())
     });
-    let page = match &answer {
-        Some(answer) => {
-            let values = Registration {
-                name: &answer.name,
-                email: &answer.email,
-                customer: Some(answer.customer),
-                otp: answer.otp,
-            };
-            pages::register(&customers, &values, problem, &csrf)
-        }
-        None => {
-            let values = Registration {
-                customer: customers.first().map(|c| c.id),
-                ..Registration::default()
-            };
-            pages::register(&customers, &values, None, &csrf)
-        }
+    let values = match &answer {
+        Some(answer) => Registration {
+            name: &answer.name,
+            email: &answer.email,
+            customer: Some(answer.customer),
+            otp: answer.otp,
+        },
+        None => Registration {
+            customer: customers.first().map(|c| c.id),
+            ..Registration::default()
+        },
     };
+    let page = pages::register(&customers, &values, problem, &csrf);
     Ok(with_cookie(page.into_response(), set_cookie.as_deref()))
 }
 
@@ -142,6 +134,7 @@ fn registration_problem(form: &RegisterForm, email: &str) -> Option<Field> {
 
 pub(super) async fn register(
     State(app): State<AppState>,
+    headers: HeaderMap,
     SignInForm(form): SignInForm<RegisterForm>,
 ) -> Page {
     let customers = app.db.customers().await?;
@@ -163,7 +156,7 @@ pub(super) async fn register(
         };
         let sealed = app
             .cookies
-            .seal_answer(AnswerTo::Register, &answer, app.now())?;
+            .seal_answer(&headers, AnswerTo::Register, &answer, app.now())?;
         let to = format!("/register?error={}", field.id());
         return Ok(redirect_with_cookie(&to, &sealed));
     };
@@ -213,8 +206,8 @@ pub(super) async fn login_form(
     State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    Query(notice): Query<Notice>,
-    Query(refused): Query<Refused>,
+    notice: Notice,
+    refused: Refused,
 ) -> Page {
     if signed_in(&session).await? {
         return Ok(Redirect::to("/account").into_response());
@@ -226,17 +219,17 @@ pub(super) async fn login_form(
             .open_answer::<LoginAnswer>(&headers, AnswerTo::Login, now)
     });
     let (email, error) = match &answer {
-        // A lock that has ended since is not spoken of.
         Some(a) => (
             a.email.as_str(),
-            match a.locked_until {
-                Some(until) if until > now => Some(format!(
+            Some(match a.locked_until {
+                Some(until) if until > now => format!(
                     "Too many failed sign-ins. Try again in {}.",
                     pages::time_left(until - now)
-                )),
-                Some(_) => None,
-                None => Some("Email or password is incorrect.".to_owned()),
-            },
+                ),
+                // The lock has ended since (the password was not checked).
+                Some(_) => "Too many failed sign-ins. You can try again now.".to_owned(),
+                None => "Email or password is incorrect.".to_owned(),
+            }),
         ),
         None => ("", None),
     };
@@ -247,14 +240,19 @@ pub(super) async fn login_form(
 /// The answer to a refused sign-in (Post/Redirect/Get): back to the form,
 /// which shows the address typed and why, so a reload submits nothing
 /// (and costs no attempt).
-fn login_refused(app: &AppState, email: &str, locked_until: Option<u64>) -> Page {
+fn login_refused(
+    app: &AppState,
+    headers: &HeaderMap,
+    email: &str,
+    locked_until: Option<u64>,
+) -> Page {
     let answer = LoginAnswer {
         email: email.chars().take(254).collect(),
         locked_until,
     };
     let sealed = app
         .cookies
-        .seal_answer(AnswerTo::Login, &answer, app.now())?;
+        .seal_answer(headers, AnswerTo::Login, &answer, app.now())?;
     let to = match locked_until {
         Some(_) => "/login?error=locked",
         None => "/login?error=incorrect",
@@ -274,7 +272,7 @@ pub(super) async fn login(
     // No account can have such an address: the generic answer, without a
     // query (so no throttle row with an unbounded key).
     if !plausible_email(&email) {
-        return login_refused(&app, &form.email, None);
+        return login_refused(&app, &headers, &form.email, None);
     }
     // A browser that signed in to this account before (its device cookie
     // says so) has an attempt budget of its own (OWASP's device cookies):
@@ -293,7 +291,7 @@ pub(super) async fn login(
             target: AUDIT, event = "sign_in_locked", email, until, trusted_device,
             address = %client.address, agent = ?client.agent,
         );
-        return login_refused(&app, &form.email, Some(until));
+        return login_refused(&app, &headers, &form.email, Some(until));
     }
     let user = app.db.user_by_email(&email).await?;
     let stored = user
@@ -308,7 +306,7 @@ pub(super) async fn login(
             target: AUDIT, event = "sign_in_failed", email, trusted_device,
             address = %client.address, agent = ?client.agent,
         );
-        return login_refused(&app, &form.email, None);
+        return login_refused(&app, &headers, &form.email, None);
     };
     // Forgives this browser's attempts only: a stranger's lock on the
     // address stays.
@@ -334,10 +332,20 @@ pub(super) async fn login(
     ))
 }
 
-pub(super) async fn logout(session: Session, Checked(_): Checked<Csrf>) -> Page {
-    // Everything goes: the user, the MFA assurance, the CSRF token.
+pub(super) async fn logout(
+    State(app): State<AppState>,
+    session: Session,
+    Checked(_): Checked<Csrf>,
+) -> Page {
+    // Everything goes: the user, the MFA assurance, the CSRF token, and
+    // any refused form's answer (an address typed on a shared computer).
     session.flush().await.map_err(Broken::Session)?;
-    Ok(Redirect::to("/login?notice=signed-out").into_response())
+    let out = Redirect::to("/login?notice=signed-out").into_response();
+    let out = with_cookie(out, Some(&app.cookies.clear_answer(AnswerTo::Login)));
+    Ok(with_cookie(
+        out,
+        Some(&app.cookies.clear_answer(AnswerTo::Register)),
+    ))
 }
 
 #[cfg(test)]
