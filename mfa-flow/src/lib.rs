@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
 mod config;
@@ -17,9 +18,9 @@ mod store;
 
 /// The security manual: the threat model, NIST SP 800-63B and OWASP
 /// requirements mapped to the code and the tests, and every protection of
-/// the toolkit with the test that proves it. (The repository's
+/// the toolkit with the test that proves it. (The package's
 /// `SECURITY.md`.)
-#[doc = include_str!("../../SECURITY.md")]
+#[doc = include_str!("../SECURITY.md")]
 pub mod security {}
 
 pub use clock::{Clock, ManualClock, SystemClock};

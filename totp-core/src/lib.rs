@@ -2,6 +2,7 @@
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::indexing_slicing)]
 
 #[cfg(feature = "alloc")]
