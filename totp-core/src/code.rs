@@ -128,12 +128,26 @@ pub enum CodeError {
 ///
 /// A code is a short-lived credential, so `Debug` hides it and it is zeroized
 /// on drop; [`Code::as_str`] gives the text to show or send.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct Code {
     text: [u8; 8],
-    #[zeroize(skip)]
     digits: Digits,
 }
+
+/// The digits are wiped; their count is no secret.
+impl Zeroize for Code {
+    fn zeroize(&mut self) {
+        self.text.zeroize();
+    }
+}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Code {}
 
 impl Code {
     pub(crate) fn new(value: u32, digits: Digits) -> Self {

@@ -1,7 +1,6 @@
 use core::fmt;
 
-use data_encoding::Encoding;
-use data_encoding_macro::new_encoding;
+use data_encoding::BASE32_NOPAD;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -19,16 +18,24 @@ pub const MAX_SECRET_LEN: usize = 128;
 /// The base32 text of the longest key, plus slack for padding.
 const MAX_BASE32_SYMBOLS: usize = (MAX_SECRET_LEN * 8).div_ceil(5);
 
-/// RFC 4648 base32 without padding, reading lower case as upper case and
-/// ignoring the unused low bits of the last symbol: apps and libraries that
-/// make secrets by drawing random symbols (pyotp, for one) leave those bits
-/// set, and every authenticator app ignores them.
-const BASE32_LENIENT: Encoding = new_encoding! {
-    symbols: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
-    translate_from: "abcdefghijklmnopqrstuvwxyz",
-    translate_to: "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-    check_trailing_bits: false,
-};
+/// The last of `n` base32 symbols with the low bits that carry no key bits
+/// cleared: apps and libraries that make secrets by drawing random symbols
+/// (pyotp, for one) leave those bits set, every authenticator app ignores
+/// them, and RFC 4648's strict decoder refuses them. `symbol` is upper case
+/// (`A`–`Z`, `2`–`7`).
+fn without_trailing_bits(symbol: u8, n: usize) -> u8 {
+    // 5 bits per symbol, whole bytes decoded: 5n - 8⌊5n/8⌋ bits unused.
+    let unused = (5 * n) % 8;
+    let value = match symbol {
+        b'A'..=b'Z' => symbol - b'A',
+        _ => symbol - b'2' + 26,
+    };
+    let value = value & !((1u8 << unused) - 1);
+    match value {
+        0..=25 => b'A' + value,
+        _ => b'2' + (value - 26),
+    }
+}
 
 /// A shared OTP key (the "K" of RFC 4226).
 ///
@@ -46,11 +53,26 @@ const BASE32_LENIENT: Encoding = new_encoding! {
 /// let secret = totp_core::Secret::generate().unwrap();
 /// let leaked = format!("{secret}");
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct Secret {
     bytes: [u8; MAX_SECRET_LEN],
     len: usize,
 }
+
+impl Zeroize for Secret {
+    fn zeroize(&mut self) {
+        self.bytes.zeroize();
+        self.len.zeroize();
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Secret {}
 
 /// Why bytes or text are not an acceptable secret. Messages never contain any
 /// part of the secret.
@@ -161,14 +183,17 @@ impl Secret {
                     let slot = symbols.get_mut(n).ok_or(SecretError::TooLong {
                         max: MAX_SECRET_LEN,
                     })?;
-                    *slot = b;
+                    *slot = b.to_ascii_uppercase();
                     n += 1;
                 }
                 _ => return Err(SecretError::InvalidCharacter),
             }
         }
+        if let Some(last) = n.checked_sub(1).and_then(|i| symbols.get_mut(i)) {
+            *last = without_trailing_bits(*last, n);
+        }
         let symbols = symbols.get(..n).unwrap_or_default();
-        let len = BASE32_LENIENT
+        let len = BASE32_NOPAD
             .decode_len(n)
             .map_err(|_| SecretError::InvalidLength)?;
         if len < MIN_SECRET_LEN {
@@ -177,7 +202,7 @@ impl Secret {
             });
         }
         let mut secret = Self::empty(len)?;
-        BASE32_LENIENT
+        BASE32_NOPAD
             .decode_mut(symbols, secret.bytes_mut())
             .map_err(|_| SecretError::InvalidLength)?;
         Ok(secret)
@@ -288,6 +313,12 @@ mod tests {
         );
         assert_eq!(Secret::from_base32("NBSWY3DPEB3W64TMMQ").unwrap(), eleven);
         assert_eq!(Secret::from_base32("nbswy3dpeb3w64tmmq=").unwrap(), eleven);
+        // The last symbol's two unused bits set (as pyotp's random symbols
+        // leave them): the same key. A used bit is another key.
+        for text in ["NBSWY3DPEB3W64TMMR", "nbswy3dpeb3w64tmmt"] {
+            assert_eq!(Secret::from_base32(text).unwrap(), eleven, "{text}");
+        }
+        assert_ne!(Secret::from_base32("NBSWY3DPEB3W64TMMU").unwrap(), eleven);
     }
 
     #[test]
