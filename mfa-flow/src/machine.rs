@@ -212,11 +212,7 @@ impl Machine {
         now: u64,
     ) -> Result<Result<u64, Refusal>, FlowError> {
         let totp = self.totp(params, &self.keys.open(user, secret)?)?;
-        let result = match last_step {
-            Some(last) => totp.verify_after(code, now, last),
-            None => totp.verify(code, now),
-        };
-        Ok(match result {
+        Ok(match totp.verify_after(code, now, last_step) {
             Ok(m) => Ok(m.step),
             Err(VerifyError::Malformed(e)) => Err(Refusal::Malformed(InputError::Code(e))),
             Err(VerifyError::Replayed) => Err(Refusal::Replayed),

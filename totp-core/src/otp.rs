@@ -417,7 +417,7 @@ impl TotpConfig {
 /// let matched = totp.verify("081 804", now)?;
 /// // ...and passes back, so the same code is refused the second time.
 /// assert_eq!(
-///     totp.verify_after("081804", now, matched.step),
+///     totp.verify_after("081804", now, Some(matched.step)),
 ///     Err(VerifyError::Replayed)
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -479,8 +479,9 @@ impl Totp {
     }
 
     /// Verifies a code like [`Totp::verify`], accepting only a step greater
-    /// than `last_step`, the step of the last code accepted for this secret.
-    /// An older still-valid code is refused once a newer one was used.
+    /// than `last_step`, the step of the last code accepted for this secret
+    /// (`None` when none has been). An older still-valid code is refused
+    /// once a newer one was used.
     ///
     /// # Errors
     ///
@@ -490,9 +491,9 @@ impl Totp {
         &self,
         code: &str,
         unix_time: u64,
-        last_step: u64,
+        last_step: Option<u64>,
     ) -> Result<Matched, VerifyError> {
-        self.verify_inner(code, unix_time, Some(last_step))
+        self.verify_inner(code, unix_time, last_step)
     }
 
     fn verify_inner(
@@ -564,23 +565,30 @@ mod tests {
         let current = t.generate(now).unwrap();
         let previous = t.generate(now - 30).unwrap();
         assert_eq!(
-            t.verify_after(current.as_str(), now, step - 1)
+            t.verify_after(current.as_str(), now, Some(step - 1))
                 .unwrap()
                 .step,
             step
         );
         assert_eq!(
-            t.verify_after(current.as_str(), now, step),
+            t.verify_after(current.as_str(), now, Some(step)),
             Err(VerifyError::Replayed)
         );
         assert_eq!(
-            t.verify_after(previous.as_str(), now, step),
+            t.verify_after(previous.as_str(), now, Some(step)),
             Err(VerifyError::Replayed)
         );
         let next = t.generate(now + 30).unwrap();
         assert_eq!(
-            t.verify_after(next.as_str(), now, step).unwrap().step,
+            t.verify_after(next.as_str(), now, Some(step)).unwrap().step,
             step + 1
+        );
+        // None used yet: step 0 is a step like any other.
+        let first = t.generate(0).unwrap();
+        assert_eq!(t.verify_after(first.as_str(), 0, None).unwrap().step, 0);
+        assert_eq!(
+            t.verify_after(first.as_str(), 0, Some(0)),
+            Err(VerifyError::Replayed)
         );
     }
 
