@@ -484,7 +484,7 @@ impl Machine {
             .with_digits(totp.digits)
             .with_period(totp.period)
             .map_err(|_| FlowError::CorruptRecord("TOTP parameters"))?;
-        let uri = KeyUri::totp(secret, Some(&self.config.issuer), account, &config)
+        let uri = KeyUri::totp(&secret, Some(&self.config.issuer), account, &config)
             .map_err(FlowError::InvalidAccountName)?;
         let uri_text = uri.expose_uri();
         let qr_svg = Qr::new(&uri_text).map_err(FlowError::Qr)?.to_svg();

@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = TotpConfig::default();
     let secret = Secret::generate()?;
     let totp = Totp::new(config, &secret);
-    let uri = KeyUri::totp(secret, Some(&issuer), &account, &config)?;
+    let uri = KeyUri::totp(&secret, Some(&issuer), &account, &config)?;
     let text = uri.expose_uri();
 
     println!("{}", Qr::new(&text)?.to_unicode());

@@ -124,7 +124,7 @@ pub enum UriError {
 /// use totp_core::{KeyUri, Secret, TotpConfig};
 ///
 /// let secret = Secret::from_base32("JBSWY3DPEHPK3PXP")?;
-/// let uri = KeyUri::totp(secret, Some("Lumen Master"), "ada@example.com", &TotpConfig::default())?;
+/// let uri = KeyUri::totp(&secret, Some("Lumen Master"), "ada@example.com", &TotpConfig::default())?;
 /// assert_eq!(
 ///     uri.expose_uri().as_str(),
 ///     "otpauth://totp/Lumen%20Master:ada%40example.com?secret=JBSWY3DPEHPK3PXP\
@@ -172,7 +172,7 @@ impl KeyUri {
     /// [`UriError::LabelTooLong`], or [`UriError::UnrepresentableT0`] when
     /// `config` has a T0 other than 0.
     pub fn totp(
-        secret: Secret,
+        secret: &Secret,
         issuer: Option<&str>,
         account: &str,
         config: &TotpConfig,
@@ -183,7 +183,7 @@ impl KeyUri {
         let period = NonZeroU64::new(config.period()).ok_or(UriError::InvalidPeriod)?;
         Self::new(
             UriKind::Totp { period },
-            secret,
+            secret.clone(),
             issuer,
             account,
             config.algorithm(),
@@ -199,7 +199,7 @@ impl KeyUri {
     /// [`UriError::InvalidIssuer`], [`UriError::EmptyIssuer`] or
     /// [`UriError::LabelTooLong`].
     pub fn hotp(
-        secret: Secret,
+        secret: &Secret,
         issuer: Option<&str>,
         account: &str,
         config: &HotpConfig,
@@ -207,7 +207,7 @@ impl KeyUri {
     ) -> Result<Self, UriError> {
         Self::new(
             UriKind::Hotp { counter },
-            secret,
+            secret.clone(),
             issuer,
             account,
             config.algorithm(),
@@ -614,7 +614,7 @@ mod tests {
             .with_period(60)
             .unwrap();
         let u = KeyUri::totp(
-            secret(),
+            &secret(),
             Some("Big Corp: EU"),
             "ada lovelace+1@x.org",
             &config,
@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn hotp_round_trip() {
-        let u = KeyUri::hotp(secret(), None, "dev", &HotpConfig::default(), 42).unwrap();
+        let u = KeyUri::hotp(&secret(), None, "dev", &HotpConfig::default(), 42).unwrap();
         assert_eq!(
             u.expose_uri().as_str(),
             "otpauth://hotp/dev?secret=JBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&counter=42"
@@ -646,42 +646,42 @@ mod tests {
     fn build_validation() {
         let c = TotpConfig::default();
         assert_eq!(
-            KeyUri::totp(secret(), Some("I"), "a:b", &c),
+            KeyUri::totp(&secret(), Some("I"), "a:b", &c),
             Err(UriError::InvalidAccount)
         );
         assert_eq!(
-            KeyUri::totp(secret(), Some("I"), " a", &c),
+            KeyUri::totp(&secret(), Some("I"), " a", &c),
             Err(UriError::InvalidAccount)
         );
         assert_eq!(
-            KeyUri::totp(secret(), Some(""), "a", &c),
+            KeyUri::totp(&secret(), Some(""), "a", &c),
             Err(UriError::EmptyIssuer)
         );
         assert_eq!(
-            KeyUri::totp(secret(), None, "", &c),
+            KeyUri::totp(&secret(), None, "", &c),
             Err(UriError::MissingAccount)
         );
         assert_eq!(
-            KeyUri::totp(secret(), None, "a", &c.with_t0(5)),
+            KeyUri::totp(&secret(), None, "a", &c.with_t0(5)),
             Err(UriError::UnrepresentableT0)
         );
         assert_eq!(
-            KeyUri::totp(secret(), Some("I"), "a\nb", &c),
+            KeyUri::totp(&secret(), Some("I"), "a\nb", &c),
             Err(UriError::InvalidAccount)
         );
         assert_eq!(
-            KeyUri::totp(secret(), Some("I\0"), "a", &c),
+            KeyUri::totp(&secret(), Some("I\0"), "a", &c),
             Err(UriError::InvalidIssuer)
         );
         let long = "\u{7f}".repeat(MAX_LABEL_PART_LEN + 1);
         assert_eq!(
-            KeyUri::totp(secret(), None, &long, &c),
+            KeyUri::totp(&secret(), None, &long, &c),
             Err(UriError::LabelTooLong)
         );
         // The longest legal label, every byte percent-encoded, still parses.
         let widest = "%".repeat(MAX_LABEL_PART_LEN);
         let big = KeyUri::totp(
-            Secret::from_bytes(&[9; crate::MAX_SECRET_LEN]).unwrap(),
+            &Secret::from_bytes(&[9; crate::MAX_SECRET_LEN]).unwrap(),
             Some(&widest),
             &widest,
             &c,
@@ -693,7 +693,7 @@ mod tests {
 
     #[test]
     fn errors_and_debug_never_show_the_secret() {
-        let u = KeyUri::totp(secret(), None, "a", &TotpConfig::default()).unwrap();
+        let u = KeyUri::totp(&secret(), None, "a", &TotpConfig::default()).unwrap();
         assert!(!std::format!("{u:?}").contains(SECRET));
         let e = KeyUri::parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PX!").unwrap_err();
         assert!(!e.to_string().contains("JBSWY3DP"));

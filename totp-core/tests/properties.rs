@@ -87,14 +87,14 @@ proptest! {
     ) {
         let uri = if hotp {
             let config = HotpConfig::default().with_algorithm(algorithm).with_digits(digits);
-            KeyUri::hotp(secret, issuer.as_deref(), &account, &config, counter).unwrap()
+            KeyUri::hotp(&secret, issuer.as_deref(), &account, &config, counter).unwrap()
         } else {
             let config = TotpConfig::default()
                 .with_algorithm(algorithm)
                 .with_digits(digits)
                 .with_period(period)
                 .unwrap();
-            KeyUri::totp(secret, issuer.as_deref(), &account, &config).unwrap()
+            KeyUri::totp(&secret, issuer.as_deref(), &account, &config).unwrap()
         };
         let text = uri.expose_uri();
         prop_assert!(!text.contains(' ') && !text.contains('+'));

@@ -69,7 +69,7 @@ print(otp.at(int(sys.argv[2])))
         let account = "ada lovelace+otp@example.com";
         let secret = Secret::generate_for(config.algorithm()).unwrap();
         let totp = Totp::new(config, &secret);
-        let uri = KeyUri::totp(secret.clone(), *issuer, account, &config).unwrap();
+        let uri = KeyUri::totp(&secret, *issuer, account, &config).unwrap();
         let now = 1_700_000_000 + i as u64 * 7919;
         let text = uri.expose_uri();
         let out = py(script, &[&text, &now.to_string()]);

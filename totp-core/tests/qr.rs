@@ -23,7 +23,7 @@ fn uris() -> Vec<String> {
     let config = TotpConfig::default();
     vec![
         KeyUri::totp(
-            Secret::generate().unwrap(),
+            &Secret::generate().unwrap(),
             Some("Lumen Master Account"),
             "ada@example.com",
             &config,
@@ -33,7 +33,7 @@ fn uris() -> Vec<String> {
         .to_string(),
         // A long one: 64-byte secret, issuer with a colon and non-ASCII text.
         KeyUri::totp(
-            Secret::generate_with_len(64).unwrap(),
+            &Secret::generate_with_len(64).unwrap(),
             Some("Société Générale: Paris"),
             "very.long.account.name+mfa@subdomain.example.co.uk",
             &config,
