@@ -25,6 +25,13 @@ pub enum KeyError {
     /// Key material must be exactly 32 bytes.
     #[error("an application key is exactly 32 bytes")]
     WrongLength,
+    /// Key material in text must be 64 hex digits (32 bytes).
+    #[error("an application key in text is 64 hex digits")]
+    NotHex,
+    /// The environment variable that should hold the key is not set (or
+    /// is not UTF-8). Its value is never part of the message.
+    #[error("the environment variable {0} holding the application key is not set")]
+    NotInEnvironment(String),
     /// Two keys in one keyring share an id.
     #[error("two application keys share the id {0}")]
     DuplicateId(u32),
@@ -87,15 +94,23 @@ impl fmt::Display for KeyCheck {
 
 /// The check value and the derived id of key material (salt-free HKDF, so
 /// both depend on the material alone).
-fn identity_of(material: &[u8]) -> Result<(KeyCheck, u32), KeyError> {
+fn identity_of(material: &[u8]) -> (KeyCheck, u32) {
     let hkdf = Hkdf::<Sha256>::new(None, material);
     let mut check = [0u8; 16];
     let mut id = [0u8; 4];
-    hkdf.expand(CHECK_INFO, &mut check)
-        .map_err(|_| KeyError::WrongLength)?;
-    hkdf.expand(ID_INFO, &mut id)
-        .map_err(|_| KeyError::WrongLength)?;
-    Ok((KeyCheck(check), u32::from_be_bytes(id)))
+    expand(&hkdf, CHECK_INFO, &mut check);
+    expand(&hkdf, ID_INFO, &mut id);
+    (KeyCheck(check), u32::from_be_bytes(id))
+}
+
+/// HKDF-Expand into `out`, at most 32 bytes here.
+#[expect(
+    clippy::expect_used,
+    reason = "HKDF-SHA-256 expands to up to 8160 bytes; every output here is 4 to 32"
+)]
+fn expand(hkdf: &Hkdf<Sha256>, info: &[u8], out: &mut [u8]) {
+    hkdf.expand(info, out)
+        .expect("HKDF-SHA-256 expands to 32 bytes");
 }
 
 impl AppKey {
@@ -111,12 +126,9 @@ impl AppKey {
         let hkdf = Hkdf::<Sha256>::new(Some(&id.to_be_bytes()), material);
         let mut sealing = Zeroizing::new([0u8; 32]);
         let mut recovery = Zeroizing::new([0u8; 32]);
-        // 32 bytes is far below HKDF-SHA-256's 8160-byte limit.
-        hkdf.expand(SEALING_INFO, sealing.as_mut_slice())
-            .map_err(|_| KeyError::WrongLength)?;
-        hkdf.expand(RECOVERY_INFO, recovery.as_mut_slice())
-            .map_err(|_| KeyError::WrongLength)?;
-        let (check, _) = identity_of(material)?;
+        expand(&hkdf, SEALING_INFO, sealing.as_mut_slice());
+        expand(&hkdf, RECOVERY_INFO, recovery.as_mut_slice());
+        let (check, _) = identity_of(material);
         Ok(Self {
             id,
             sealing,
@@ -137,8 +149,79 @@ impl AppKey {
         if material.len() != 32 {
             return Err(KeyError::WrongLength);
         }
-        let (_, id) = identity_of(material)?;
+        let (_, id) = identity_of(material);
         Self::from_bytes(id, material)
+    }
+
+    /// 32 bytes of key material from 64 hex digits (either case; spaces
+    /// and line ends around them are ignored), for [`AppKey::from_bytes`]
+    /// or for keys of the application's own derived from the same material.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::NotHex`] for anything but 64 hex digits.
+    pub fn material_from_hex(text: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+        let text = text.trim_ascii();
+        let mut material = Zeroizing::new([0u8; 32]);
+        if text.len() != 64 {
+            return Err(KeyError::NotHex);
+        }
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode_mut(text.as_bytes(), material.as_mut_slice())
+            .map_err(|_| KeyError::NotHex)?;
+        Ok(material)
+    }
+
+    /// The key from 64 hex digits (as [`AppKey::material_from_hex`] reads
+    /// them), its id derived from the material
+    /// ([`AppKey::from_bytes_with_derived_id`]).
+    ///
+    /// ```
+    /// use mfa_flow::AppKey;
+    ///
+    /// // Made once with AppKey::generate_hex and kept in a secret store:
+    /// // every start must use the same key, or no enrolled user can sign in.
+    /// let kept = "8f3b6a1c0d2e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c";
+    /// let key = AppKey::from_hex(kept)?;
+    /// assert_eq!(key.id(), AppKey::from_hex(kept)?.id());
+    /// # Ok::<(), mfa_flow::KeyError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::NotHex`] for anything but 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        Self::from_bytes_with_derived_id(Self::material_from_hex(text)?.as_slice())
+    }
+
+    /// The key in the environment variable `name`, as 64 hex digits (see
+    /// [`AppKey::from_hex`]): the usual way to hand a service its key from
+    /// a secret store.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::NotInEnvironment`] when the variable is not set (or not
+    /// UTF-8), [`KeyError::NotHex`] when it holds something else.
+    pub fn from_env(name: &str) -> Result<Self, KeyError> {
+        let text = Zeroizing::new(
+            std::env::var(name).map_err(|_| KeyError::NotInEnvironment(name.to_owned()))?,
+        );
+        Self::from_hex(&text)
+    }
+
+    /// Fresh key material from the operating system's RNG, as 64 lower-case
+    /// hex digits: made once, kept in a secret store, and read at every
+    /// start with [`AppKey::from_hex`] or [`AppKey::from_env`].
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Rng`] if the RNG fails.
+    pub fn generate_hex() -> Result<Zeroizing<String>, KeyError> {
+        let mut material = Zeroizing::new([0u8; 32]);
+        getrandom::fill(material.as_mut_slice()).map_err(KeyError::Rng)?;
+        Ok(Zeroizing::new(
+            data_encoding::HEXLOWER.encode(material.as_slice()),
+        ))
     }
 
     /// The key's check value, to record at first start and compare at
@@ -148,7 +231,10 @@ impl AppKey {
         self.check
     }
 
-    /// A fresh random key from the operating system's RNG.
+    /// A fresh random key from the operating system's RNG, for tests and
+    /// demos that keep nothing: a key made at every start loses every
+    /// enrolment at restart. An application makes its key once
+    /// ([`AppKey::generate_hex`]) and reads it at every start.
     ///
     /// # Errors
     ///
@@ -233,6 +319,10 @@ impl Keyring {
     }
 
     /// Seals a TOTP secret for one user under the current key.
+    #[expect(
+        clippy::expect_used,
+        reason = "AES-GCM-SIV fails only for messages beyond 64 GiB; a secret is at most 128 bytes"
+    )]
     pub(crate) fn seal(&self, user: &str, secret: &Secret) -> Result<SealedSecret, KeyError> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(KeyError::Rng)?;
@@ -246,8 +336,7 @@ impl Keyring {
                     aad: &aad,
                 },
             )
-            // Encryption fails only for messages beyond 64 GiB.
-            .map_err(|_| KeyError::WrongLength)?;
+            .expect("AES-GCM-SIV seals a 128-byte secret");
         Ok(SealedSecret {
             key_id: self.current.id,
             nonce,
@@ -390,5 +479,42 @@ mod tests {
             AppKey::from_bytes_with_derived_id(&[5; 31]),
             Err(KeyError::WrongLength)
         ));
+    }
+
+    #[test]
+    fn keys_in_text_are_64_hex_digits_and_keep_their_identity() {
+        let hex = "05".repeat(32);
+        let from_text = AppKey::from_hex(&format!("  {}\n", hex.to_uppercase())).unwrap();
+        let from_bytes = AppKey::from_bytes_with_derived_id(&[5; 32]).unwrap();
+        assert_eq!(from_text.id(), from_bytes.id());
+        assert_eq!(from_text.check(), from_bytes.check());
+        assert_eq!(*AppKey::material_from_hex(&hex).unwrap(), [5; 32]);
+        let odd = format!("{}g", &hex[1..]);
+        let spaced = format!("{} {}", &hex[..32], &hex[32..]);
+        for bad in [
+            "",
+            &hex[2..],
+            &format!("{hex}00"),
+            odd.as_str(),
+            spaced.as_str(),
+            "é".repeat(32).as_str(),
+        ] {
+            assert!(
+                matches!(AppKey::from_hex(bad), Err(KeyError::NotHex)),
+                "{bad:?}"
+            );
+        }
+        let made = AppKey::generate_hex().unwrap();
+        assert_eq!(made.len(), 64);
+        assert!(
+            made.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(*made, *AppKey::generate_hex().unwrap());
+        assert!(AppKey::from_hex(&made).is_ok());
+        let missing = "MFA_FLOW_TEST_KEY_THAT_IS_NOT_SET";
+        let error = AppKey::from_env(missing).unwrap_err();
+        assert!(matches!(&error, KeyError::NotInEnvironment(name) if name == missing));
+        assert!(error.to_string().contains(missing));
     }
 }

@@ -15,30 +15,13 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use mfa_flow::{AppKey, SystemClock};
-
-/// 64 hex digits as 32 bytes.
-fn parse_key(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim().as_bytes();
-    if hex.len() != 64 || !hex.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    let mut key = [0; 32];
-    for (byte, pair) in key.iter_mut().zip(hex.chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(key)
-}
+use mfa_flow::{AppKey, KeyError, SystemClock};
 
 /// The sealing key: the same one at every start, in a real application,
 /// from a secret store (never the database the sealed secrets are in).
 fn sealing_key() -> Result<AppKey, String> {
-    let key = match std::env::var("EXAMPLE_SEALING_KEY") {
-        Ok(hex) => {
-            let bytes = parse_key(&hex).ok_or("EXAMPLE_SEALING_KEY must be 64 hex digits")?;
-            AppKey::from_bytes(1, &bytes)
-        }
-        Err(_) => {
+    let key = match AppKey::from_env("EXAMPLE_SEALING_KEY") {
+        Err(KeyError::NotInEnvironment(_)) => {
             eprintln!(
                 "warning: EXAMPLE_SEALING_KEY is not set, so a random sealing key is used: \
                  enrolments are lost at restart (this demo keeps everything in memory anyway; \
@@ -46,8 +29,9 @@ fn sealing_key() -> Result<AppKey, String> {
             );
             AppKey::generate(1)
         }
+        key => key,
     };
-    key.map_err(|e| format!("sealing key: {e}"))
+    key.map_err(|e| format!("EXAMPLE_SEALING_KEY: {e}"))
 }
 
 /// `--addr`, else `EXAMPLE_ADDR`, else 127.0.0.1:3001.
@@ -82,27 +66,6 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("axum-login-example: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_key;
-
-    #[test]
-    fn sealing_keys_are_64_hex_digits() {
-        let hex = "00ff".repeat(16);
-        let key = parse_key(&hex).unwrap_or_default();
-        assert_eq!((key[0], key[1], key[31]), (0x00, 0xff, 0xff));
-        assert_eq!(parse_key(&format!(" {hex}\n")), Some(key));
-        for bad in [
-            "",
-            &hex[1..],
-            &format!("{hex}0"),
-            &format!("+f{}", &hex[2..]),
-        ] {
-            assert_eq!(parse_key(bad), None, "{bad}");
         }
     }
 }

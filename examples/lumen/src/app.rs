@@ -138,28 +138,14 @@ impl Running {
     }
 }
 
-/// 64 hex digits into 32 bytes.
-fn key_bytes(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim().as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(hex.chunks(2)) {
-        let text = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// The application key's 32 bytes: from the configuration, else from the
 /// key file, else generated into a new key file (readable by the owner
 /// only). The MFA secrets are sealed under it and the session ids hashed
 /// with it.
 fn sealing_key(config: &Config, known: bool) -> Result<Zeroizing<[u8; 32]>, StartError> {
     if let Some(hex) = &config.sealing_key {
-        let bytes = key_bytes(hex).ok_or_else(|| StartError::BadKey("LUMEN_SEALING_KEY".into()))?;
-        return Ok(Zeroizing::new(bytes));
+        return AppKey::material_from_hex(hex)
+            .map_err(|_| StartError::BadKey("LUMEN_SEALING_KEY".into()));
     }
     let path = config.key_file();
     let shown = path.display().to_string();
@@ -168,10 +154,7 @@ fn sealing_key(config: &Config, known: bool) -> Result<Zeroizing<[u8; 32]>, Star
         source,
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let bytes = key_bytes(&text).ok_or_else(|| StartError::BadKey(shown.clone()))?;
-            Ok(Zeroizing::new(bytes))
-        }
+        Ok(text) => AppKey::material_from_hex(&text).map_err(|_| StartError::BadKey(shown.clone())),
         // The database was set up with a key that is not here: a new one
         // would turn every enrolled user's codes away.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && known => {
@@ -180,16 +163,14 @@ fn sealing_key(config: &Config, known: bool) -> Result<Zeroizing<[u8; 32]>, Star
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| io(std::io::Error::other(e)))?;
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = AppKey::generate_hex().map_err(|e| io(std::io::Error::other(e)))?;
             write_new_key(&path, &hex).map_err(io)?;
             tracing::warn!(
                 target: "lumen",
                 "generated a new sealing key in {shown}: keep it safe and back it up; \
                  without it no enrolled user can sign in (set LUMEN_SEALING_KEY in production)"
             );
-            Ok(Zeroizing::new(bytes))
+            AppKey::material_from_hex(&hex).map_err(|_| StartError::BadKey(shown.clone()))
         }
         Err(e) => Err(io(e)),
     }
@@ -500,19 +481,4 @@ fn sweep<S: ExpiredDeletion + 'static>(
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_64_hex_digits() {
-        let hex = "00ff".repeat(16);
-        assert_eq!(key_bytes(&hex).map(|k| (k[0], k[1])), Some((0x00, 0xff)));
-        assert_eq!(key_bytes(&format!("{hex}\n")).map(|k| k[31]), Some(0xff));
-        assert!(key_bytes("00ff").is_none());
-        assert!(key_bytes(&"zz".repeat(32)).is_none());
-        assert!(key_bytes(&"é".repeat(32)).is_none());
-    }
 }
