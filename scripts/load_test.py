@@ -105,7 +105,7 @@ class Browser:
 
 
 def enrolled_user(base, email):
-    """Registers with the OTP option, signs in and enrols; returns the
+    """Registers with the OTP option, signs in and enrolls; returns the
     browser (at level 2) and the key."""
     browser = Browser(base)
     status, _ = browser.form("/register", {"name": "Load", "email": email, "password": PASSWORD, "customer": "1", "otp": "on"})

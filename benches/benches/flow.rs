@@ -48,7 +48,7 @@ fn login(c: &mut Criterion) {
         let ticket = service
             .begin_enrollment(USER, "bench@example.com")
             .await
-            .expect("enrolment starts");
+            .expect("enrollment starts");
         let secret = Secret::from_base32(ticket.expose_secret()).expect("base32");
         let app = Totp::new(TotpConfig::default(), &secret);
         let first = app.generate(clock.now()).expect("after T0");

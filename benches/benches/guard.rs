@@ -71,7 +71,7 @@ fn guard(c: &mut Criterion) {
         .with_state(mfa)
         .layer(SessionManagerLayer::new(sessions).with_secure(false));
 
-    // A level-2 session: sign in, enrol, confirm (which raises the level).
+    // A level-2 session: sign in, enroll, confirm (which raises the level).
     let cookie = runtime.block_on(async {
         let (_, cookie, _) = send(
             &guarded,

@@ -38,7 +38,7 @@ fn main() {
             let ticket = service
                 .begin_enrollment(id, "someone@example.com")
                 .await
-                .expect("enrolment starts");
+                .expect("enrollment starts");
             let app = Totp::new(
                 TotpConfig::default(),
                 &Secret::from_base32(ticket.expose_secret()).expect("base32"),

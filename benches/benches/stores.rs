@@ -37,7 +37,7 @@ fn user(i: usize) -> String {
     format!("bench-user-{i}")
 }
 
-async fn enrol<S: Store + Clone>(store: &S) -> Users<S> {
+async fn enroll<S: Store + Clone>(store: &S) -> Users<S> {
     let mut users = Users {
         services: Vec::new(),
         clocks: Vec::new(),
@@ -194,7 +194,7 @@ fn sqlite(c: &mut Criterion) {
                 .await
                 .unwrap();
         }
-        let users = enrol(&store).await;
+        let users = enroll(&store).await;
         (store, users)
     });
     logins(c, &runtime, "sqlite", &users);
@@ -235,7 +235,7 @@ fn postgres(c: &mut Criterion) {
         .execute(store.pool())
         .await
         .unwrap();
-        let users = enrol(&store).await;
+        let users = enroll(&store).await;
         (store, users)
     });
     logins(c, &runtime, "postgres", &users);
@@ -271,7 +271,7 @@ fn redis(c: &mut Criterion) {
     let raw_prefix = prefix.clone();
     let (store, users) = runtime.block_on(async {
         let store = RedisStore::connect(&url, &prefix).await.unwrap();
-        let users = enrol(&store).await;
+        let users = enroll(&store).await;
         (store, users)
     });
     logins(c, &runtime, "redis", &users);

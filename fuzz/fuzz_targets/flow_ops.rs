@@ -1,4 +1,4 @@
-//! Random sequences of flow operations (opt in, enrol, confirm, codes right,
+//! Random sequences of flow operations (opt in, enroll, confirm, codes right,
 //! wrong, replayed or from another time, recovery codes, regenerate,
 //! replacing the app, cancelling an opt-in, disable, reset, clock jumps, arbitrary input) against the service on the
 //! memory store, checking after each one the flow's invariants:

@@ -165,7 +165,7 @@ pub struct MfaConfig {
 }
 
 impl MfaConfig {
-    /// The defaults, with this issuer name: enrolments confirmable for 180
+    /// The defaults, with this issuer name: enrollments confirmable for 180
     /// s; SHA-1, 6 digits, 30 s, one step of drift each way (what
     /// authenticator apps expect); [`ThrottleConfig::default`]; 10 recovery
     /// codes; 64 attempts at a contended write.
@@ -181,7 +181,7 @@ impl MfaConfig {
         }
     }
 
-    /// How long an enrolment's QR code stays confirmable, in seconds (at
+    /// How long an enrollment's QR code stays confirmable, in seconds (at
     /// least 1).
     #[must_use]
     pub fn with_enrollment_ttl(mut self, seconds: u64) -> Self {
@@ -189,7 +189,7 @@ impl MfaConfig {
         self
     }
 
-    /// The TOTP parameters for new enrolments and the window for all.
+    /// The TOTP parameters for new enrollments and the window for all.
     ///
     /// # Errors
     ///
@@ -238,7 +238,7 @@ impl MfaConfig {
         &self.issuer
     }
 
-    /// How long an enrolment's QR code stays confirmable, in seconds.
+    /// How long an enrollment's QR code stays confirmable, in seconds.
     #[must_use]
     pub fn enrollment_ttl(&self) -> u64 {
         self.enrollment_ttl

@@ -42,7 +42,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@tests $handles;
             load_missing, insert_and_load, compare_and_swap, delete_by_version,
             exact_round_trip, concurrent_increments, same_code_once, failures_all_counted,
-            lock_holds_everywhere, enrolment_seen_everywhere, recovery_code_once);
+            lock_holds_everywhere, enrollment_seen_everywhere, recovery_code_once);
     };
     (@tests $handles:expr; $($check:ident),*) => {
         $(
@@ -247,9 +247,9 @@ fn services<S: Store + Clone>(
         .collect()
 }
 
-/// Enrols `u` through the first service; returns the app's TOTP and the
+/// Enrolls `u` through the first service; returns the app's TOTP and the
 /// recovery codes.
-async fn enrol<S: Store>(
+async fn enroll<S: Store>(
     service: &MfaService<S, ManualClock>,
     clock: &ManualClock,
     u: &str,
@@ -268,7 +268,7 @@ async fn enrol<S: Store>(
         .await
         .unwrap()
         .accepted()
-        .expect("enrolment confirms");
+        .expect("enrollment confirms");
     let codes = enrolled
         .recovery_codes
         .expose()
@@ -328,7 +328,7 @@ pub async fn same_code_once<S: Store + Clone + 'static>(handles: &[S]) {
         ThrottleConfig::default().with_lock_at(1000),
     );
     let u = user("same-code");
-    let (app, _) = enrol(&services[0], &clock, &u).await;
+    let (app, _) = enroll(&services[0], &clock, &u).await;
     let code = app.generate(clock.now()).unwrap();
     let outcomes = race(&services, &u, 64, |_| code.as_str().to_owned()).await;
     let verified = outcomes.iter().filter(|o| o.is_accepted()).count();
@@ -346,7 +346,7 @@ pub async fn failures_all_counted<S: Store + Clone + 'static>(handles: &[S]) {
         ThrottleConfig::default().with_lock_at(1000),
     );
     let u = user("failures");
-    let (app, _) = enrol(&services[0], &clock, &u).await;
+    let (app, _) = enroll(&services[0], &clock, &u).await;
     let wrong = wrong_codes(&app, clock.now(), 64);
     let outcomes = race(&services, &u, 64, |i| wrong[i].clone()).await;
     assert!(
@@ -365,7 +365,7 @@ pub async fn lock_holds_everywhere<S: Store + Clone + 'static>(handles: &[S]) {
     let clock = ManualClock::new(START);
     let services = services(handles, &clock, ThrottleConfig::default());
     let u = user("lock");
-    let (app, _) = enrol(&services[0], &clock, &u).await;
+    let (app, _) = enroll(&services[0], &clock, &u).await;
     let wrong = wrong_codes(&app, clock.now(), 64);
     let outcomes = race(&services, &u, 64, |i| wrong[i].clone()).await;
     let invalid = outcomes.iter().filter(|o| **o == Outcome::Invalid).count();
@@ -388,13 +388,13 @@ pub async fn lock_holds_everywhere<S: Store + Clone + 'static>(handles: &[S]) {
     }
 }
 
-/// An enrolment confirmed through one instance is active on all.
-pub async fn enrolment_seen_everywhere<S: Store + Clone + 'static>(handles: &[S]) {
+/// An enrollment confirmed through one instance is active on all.
+pub async fn enrollment_seen_everywhere<S: Store + Clone + 'static>(handles: &[S]) {
     let clock = ManualClock::new(START);
     let services = services(handles, &clock, ThrottleConfig::default());
     let u = user("seen");
     let last = services.len() - 1;
-    let (app, _) = enrol(&services[last], &clock, &u).await;
+    let (app, _) = enroll(&services[last], &clock, &u).await;
     for (i, s) in services.iter().enumerate() {
         assert_eq!(s.status(&u).await.unwrap().state, StateKind::Active);
         clock.advance(30);
@@ -415,7 +415,7 @@ pub async fn recovery_code_once<S: Store + Clone + 'static>(handles: &[S]) {
         ThrottleConfig::default().with_lock_at(1000),
     );
     let u = user("recovery");
-    let (_, codes) = enrol(&services[0], &clock, &u).await;
+    let (_, codes) = enroll(&services[0], &clock, &u).await;
     let outcomes = race(&services, &u, 16, |_| codes[0].clone()).await;
     let accepted = outcomes.iter().filter(|o| o.is_accepted()).count();
     let invalid = outcomes.iter().filter(|o| **o == Outcome::Invalid).count();

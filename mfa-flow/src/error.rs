@@ -7,17 +7,17 @@ use crate::keys::{KeyError, OpenError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FlowError {
-    /// The operation needs an active enrolment.
-    #[error("the user has no active MFA enrolment")]
+    /// The operation needs an active enrollment.
+    #[error("the user has no active MFA enrollment")]
     NotEnrolled,
-    /// Confirmation needs an enrolment in progress.
-    #[error("the user has no enrolment in progress")]
+    /// Confirmation needs an enrollment in progress.
+    #[error("the user has no enrollment in progress")]
     NoPendingEnrollment,
     /// Confirming a new authenticator app needs one being set up
     /// ([`MfaService::begin_replacement`](crate::MfaService::begin_replacement)).
     #[error("the user has no new authenticator app being set up")]
     NoPendingReplacement,
-    /// Enrolment cannot start while MFA is active: disable it first.
+    /// Enrollment cannot start while MFA is active: disable it first.
     #[error("the user is already enrolled; disable MFA before enrolling again")]
     AlreadyEnrolled,
     /// MFA is required for this user and cannot be switched off.

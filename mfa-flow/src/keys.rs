@@ -233,7 +233,7 @@ impl AppKey {
 
     /// A fresh random key from the operating system's RNG, for tests and
     /// demos that keep nothing: a key made at every start loses every
-    /// enrolment at restart. An application makes its key once
+    /// enrollment at restart. An application makes its key once
     /// ([`AppKey::generate_hex`]) and reads it at every start.
     ///
     /// # Errors

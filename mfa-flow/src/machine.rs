@@ -352,7 +352,7 @@ impl Machine {
     }
 
     /// A new secret with the service's TOTP parameters, sealed, valid for
-    /// the enrolment TTL, and the ticket that shows it.
+    /// the enrollment TTL, and the ticket that shows it.
     fn new_secret(
         &self,
         user: &str,
@@ -471,7 +471,7 @@ impl Machine {
         }
     }
 
-    /// The QR code and secret of an enrolment.
+    /// The QR code and secret of an enrollment.
     fn ticket(
         &self,
         secret: Secret,
@@ -496,7 +496,7 @@ impl Machine {
         })
     }
 
-    /// The pending enrolment shown again (the same secret, the same expiry),
+    /// The pending enrollment shown again (the same secret, the same expiry),
     /// or `None` when there is none or it expired. Writes nothing.
     pub(crate) fn resume_enrollment(
         &self,

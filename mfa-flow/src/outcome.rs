@@ -11,7 +11,7 @@ use crate::recovery::{RecoveryCodeError, RecoveryCodes};
 pub enum Policy {
     /// The user chooses.
     Optional,
-    /// The customer is "multi-factor required": the user must enrol and
+    /// The customer is "multi-factor required": the user must enroll and
     /// cannot switch MFA off.
     Required,
 }
@@ -24,7 +24,7 @@ pub enum Requirement {
     Proceed,
     /// A code from the app (or a recovery code).
     Code,
-    /// Enrolment first (opted in but not set up, or required and not active).
+    /// Enrollment first (opted in but not set up, or required and not active).
     Enroll,
 }
 
@@ -62,8 +62,8 @@ pub enum Outcome<T> {
         /// When attempts are accepted again.
         until: Option<u64>,
     },
-    /// The enrolment's QR code expired; the pending secret was dropped and
-    /// enrolment must start again.
+    /// The enrollment's QR code expired; the pending secret was dropped and
+    /// enrollment must start again.
     Expired,
     /// The input is not a well-formed code; not counted as a failure.
     Malformed(InputError),
@@ -116,7 +116,7 @@ pub struct RecoveryUsed {
     pub remaining: usize,
 }
 
-/// A confirmed enrolment.
+/// A confirmed enrollment.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Enrolled {
@@ -126,7 +126,7 @@ pub struct Enrolled {
     pub step: u64,
 }
 
-/// What an enrolment page shows: the QR code, the secret for manual entry,
+/// What an enrollment page shows: the QR code, the secret for manual entry,
 /// and when it expires.
 ///
 /// Not `Clone`; the URI and secret are zeroized on drop and hidden from
@@ -166,7 +166,7 @@ impl EnrollmentTicket {
         &self.qr_svg
     }
 
-    /// When the enrolment stops being confirmable (Unix seconds).
+    /// When the enrollment stops being confirmable (Unix seconds).
     #[must_use]
     pub fn expires_at(&self) -> u64 {
         self.expires_at
@@ -202,9 +202,9 @@ pub struct Status {
     /// The state.
     pub state: StateKind,
     /// When the current authenticator app was confirmed (active users):
-    /// at enrolment, or when it replaced the one before.
+    /// at enrollment, or when it replaced the one before.
     pub confirmed_at: Option<u64>,
-    /// When a pending enrolment expires.
+    /// When a pending enrollment expires.
     pub pending_expires_at: Option<u64>,
     /// When the new authenticator app being set up (an active user's
     /// replacement, not yet confirmed) stops being confirmable; `None` when

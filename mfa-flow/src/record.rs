@@ -79,7 +79,7 @@ pub enum MfaState {
         secret: SealedSecret,
         /// Its TOTP parameters.
         totp: TotpParams,
-        /// When the enrolment stops being confirmable.
+        /// When the enrollment stops being confirmable.
         expires_at: u64,
     },
     /// Enrolled: every login needs a code.
@@ -88,7 +88,7 @@ pub enum MfaState {
         secret: SealedSecret,
         /// Its TOTP parameters.
         totp: TotpParams,
-        /// When this secret was confirmed (its enrolment, or the
+        /// When this secret was confirmed (its enrollment, or the
         /// replacement that brought it).
         confirmed_at: u64,
         /// The last accepted time step; only later steps are accepted.

@@ -147,7 +147,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     }
 
     /// Records that the user opted in (the registration form's "One Time
-    /// Password using OTP App"); their next login goes to enrolment.
+    /// Password using OTP App"); their next login goes to enrollment.
     ///
     /// # Errors
     ///
@@ -157,7 +157,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
             .await
     }
 
-    /// Starts (or restarts) enrolment: a new secret, sealed and stored as
+    /// Starts (or restarts) enrollment: a new secret, sealed and stored as
     /// pending for the configured TTL, and the ticket to show. `account` is
     /// the name the app shows under the issuer (usually the email address).
     ///
@@ -176,10 +176,10 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         .await
     }
 
-    /// The user's pending enrolment shown again — the same QR code and
+    /// The user's pending enrollment shown again — the same QR code and
     /// secret, with the same expiry — so a page can be reloaded or show a
     /// wrong code without replacing what the user already scanned. `None`
-    /// when no enrolment is pending or it expired (start a new one with
+    /// when no enrollment is pending or it expired (start a new one with
     /// [`begin_enrollment`](Self::begin_enrollment)). Writes nothing.
     ///
     /// # Errors
@@ -199,7 +199,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
 
     /// Starts setting up a new authenticator app for an active user (a new
     /// phone, or a lost one after a recovery-code sign-in): a new secret,
-    /// pending for the enrolment TTL beside the active one, which keeps
+    /// pending for the enrollment TTL beside the active one, which keeps
     /// working until [`confirm_replacement`](Self::confirm_replacement).
     /// A replacement already pending is replaced. Who may start one is the
     /// caller's decision (mfa-axum asks for a recent MFA verification).
@@ -271,7 +271,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         .await
     }
 
-    /// Confirms enrolment with the first code from the app. On success the
+    /// Confirms enrollment with the first code from the app. On success the
     /// user is active and gets their recovery codes, this once; the
     /// confirming code's step is used up. After the TTL the answer is
     /// [`Outcome::Expired`] and the pending secret is dropped.
@@ -388,7 +388,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     }
 
     /// Puts off an opt-in that is not confirmed yet ("not now" on the
-    /// enrolment page): back to MFA off, a pending secret dropped. Allowed
+    /// enrollment page): back to MFA off, a pending secret dropped. Allowed
     /// under [`Policy::Optional`] only, and never turns off an active
     /// user's MFA (that is [`disable`](Self::disable), with a code).
     ///
@@ -408,7 +408,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     }
 
     /// An administrator's reset: MFA off, locks and recovery codes cleared.
-    /// Under [`Policy::Required`] the user enrols again at the next login.
+    /// Under [`Policy::Required`] the user enrolls again at the next login.
     ///
     /// # Errors
     ///

@@ -37,7 +37,7 @@ fn setup() -> (Service, ManualClock) {
     (service_with(&MemoryStore::new(), &clock, &[1]), clock)
 }
 
-/// Starts enrolment; returns the authenticator app the user sets up.
+/// Starts enrollment; returns the authenticator app the user sets up.
 async fn begin(service: &Service) -> Totp {
     let ticket = service
         .begin_enrollment(USER, "ada@example.com")
@@ -59,7 +59,7 @@ fn code(app: &Totp, clock: &ManualClock) -> String {
     app.generate(clock.now()).unwrap().as_str().to_owned()
 }
 
-/// Enrols and moves to the next time step; returns the app and the codes.
+/// Enrolls and moves to the next time step; returns the app and the codes.
 async fn enrolled(service: &Service, clock: &ManualClock) -> (Totp, Vec<String>) {
     let app = begin(service).await;
     let enrolled = service
@@ -679,7 +679,7 @@ async fn disable_follows_the_policy() {
 /// registration form or the account page), back to MFA off; a required
 /// user's cannot, nor can an active user's MFA be turned off this way.
 #[tokio::test]
-async fn an_unfinished_optional_enrolment_can_be_cancelled() {
+async fn an_unfinished_optional_enrollment_can_be_cancelled() {
     let (service, clock) = setup();
     service.opt_in(USER).await.unwrap();
     assert!(matches!(
@@ -744,7 +744,7 @@ async fn what_a_login_needs() {
 }
 
 #[tokio::test]
-async fn a_new_enrolment_replaces_an_unconfirmed_secret() {
+async fn a_new_enrollment_replaces_an_unconfirmed_secret() {
     let (service, clock) = setup();
     let old = begin(&service).await;
     let new = begin(&service).await;
@@ -759,7 +759,7 @@ async fn a_new_enrolment_replaces_an_unconfirmed_secret() {
 }
 
 #[tokio::test]
-async fn a_pending_enrolment_is_shown_again_unchanged_until_it_expires() {
+async fn a_pending_enrollment_is_shown_again_unchanged_until_it_expires() {
     let (service, clock) = setup();
     assert!(
         service
@@ -811,7 +811,7 @@ async fn a_pending_enrolment_is_shown_again_unchanged_until_it_expires() {
 }
 
 #[tokio::test]
-async fn an_expired_enrolment_is_not_shown_again() {
+async fn an_expired_enrollment_is_not_shown_again() {
     let (service, clock) = setup();
     service
         .begin_enrollment(USER, "ada@example.com")

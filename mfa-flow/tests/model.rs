@@ -131,7 +131,7 @@ fn window(app: &Totp, now: u64) -> Vec<(u64, String)> {
         .collect()
 }
 
-async fn run(enrol_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
+async fn run(enroll_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let clock = ManualClock::new(START);
     let (lock_at, first, max, hard) = THROTTLE;
     let throttle = ThrottleConfig::default()
@@ -154,12 +154,12 @@ async fn run(enrol_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
             .map_or(0, |r| r.version)
     };
 
-    // Enrolment, possibly too late: an expired pending never becomes active.
+    // Enrollment, possibly too late: an expired pending never becomes active.
     let mut ticket = service
         .begin_enrollment(USER, "model@example.com")
         .await
         .unwrap();
-    clock.advance(enrol_delay);
+    clock.advance(enroll_delay);
     let mut app = Totp::new(
         TotpConfig::default(),
         &Secret::from_base32(ticket.expose_secret()).unwrap(),
@@ -168,7 +168,7 @@ async fn run(enrol_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .confirm_enrollment(USER, app.generate(clock.now()).unwrap().as_str())
         .await
         .unwrap();
-    if enrol_delay >= 180 {
+    if enroll_delay >= 180 {
         prop_assert!(matches!(outcome, Outcome::Expired));
         prop_assert_eq!(
             service.status(USER).await.unwrap().state,
@@ -275,10 +275,10 @@ proptest! {
 
     #[test]
     fn the_service_follows_the_model(
-        enrol_delay in prop_oneof![0u64..180, 180u64..400],
+        enroll_delay in prop_oneof![0u64..180, 180u64..400],
         ops in proptest::collection::vec(op(), 1..60),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        runtime.block_on(run(enrol_delay, ops))?;
+        runtime.block_on(run(enroll_delay, ops))?;
     }
 }

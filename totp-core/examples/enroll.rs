@@ -1,4 +1,4 @@
-//! Prints a fresh TOTP enrolment: the otpauth URI, its QR code for the
+//! Prints a fresh TOTP enrollment: the otpauth URI, its QR code for the
 //! terminal, the secret for manual entry, and the current code, so you can
 //! scan it with an authenticator app and compare.
 //!

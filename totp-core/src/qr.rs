@@ -27,7 +27,7 @@ pub enum QrError {
 /// # Security
 ///
 /// A QR code of a Key URI contains the secret. Every rendering is as
-/// sensitive as the URI: show it only to its owner, during enrolment.
+/// sensitive as the URI: show it only to its owner, during enrollment.
 ///
 /// ```
 /// use totp_core::Qr;

@@ -248,7 +248,7 @@ impl Secret {
     /// # Security
     ///
     /// This is the credential itself: show it only to its owner, during
-    /// enrolment, and never log it. The returned string is zeroized on drop.
+    /// enrollment, and never log it. The returned string is zeroized on drop.
     #[cfg(feature = "alloc")]
     #[must_use]
     pub fn expose_base32(&self) -> zeroize::Zeroizing<alloc::string::String> {

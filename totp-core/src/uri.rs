@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use crate::{Algorithm, Digits, HotpConfig, Secret, SecretError, TotpConfig};
 
 /// The longest URI [`KeyUri::parse`] reads. A QR code holds at most 2,953
-/// bytes, so nothing longer is a real enrolment.
+/// bytes, so nothing longer is a real enrollment.
 pub const MAX_URI_LEN: usize = 4096;
 
 /// The longest issuer or account name, in bytes. Together with the secret
@@ -317,7 +317,7 @@ impl KeyUri {
     /// # Security
     ///
     /// The URI contains the secret: show it only to its owner during
-    /// enrolment and never log it. The returned string is zeroized on drop.
+    /// enrollment and never log it. The returned string is zeroized on drop.
     #[must_use]
     pub fn expose_uri(&self) -> Zeroizing<String> {
         let mut out = Zeroizing::new(String::with_capacity(256));

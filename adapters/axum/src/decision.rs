@@ -11,7 +11,7 @@ pub enum Need {
     /// Nothing: the session has the assurance the route asks for, or MFA is
     /// off and optional for this user.
     Nothing,
-    /// Enrolment first (opted in, or required and not enrolled).
+    /// Enrollment first (opted in, or required and not enrolled).
     Enrollment,
     /// A code from the authenticator app (or a recovery code).
     Code,
@@ -35,8 +35,8 @@ pub enum Need {
 ///
 /// A step-up route follows the policy like any other once the session's
 /// code is too old: a user without MFA whose policy is optional goes
-/// through (there is no code to ask for), one who must enrol is sent to
-/// enrolment.
+/// through (there is no code to ask for), one who must enroll is sent to
+/// enrollment.
 ///
 /// ```
 /// use mfa_axum::{Need, decide};

@@ -27,11 +27,11 @@ pub enum Error {
     /// the full status).
     #[error("this needs a session that passed multi-factor authentication")]
     MfaRequired,
-    /// The operation needs an active enrolment.
-    #[error("the user has no active MFA enrolment")]
+    /// The operation needs an active enrollment.
+    #[error("the user has no active MFA enrollment")]
     NotEnrolled,
-    /// Confirmation needs an enrolment in progress.
-    #[error("the user has no enrolment in progress")]
+    /// Confirmation needs an enrollment in progress.
+    #[error("the user has no enrollment in progress")]
     NoPendingEnrollment,
     /// Confirming a new authenticator app needs one being set up, shown in
     /// this session.
@@ -150,7 +150,7 @@ impl IntoResponse for Error {
 
 /// The HTTP status for a refused code: `401` for a wrong or a replayed code
 /// alike (show one generic "invalid code" for both), `429` for a lock,
-/// `410` for an expired enrolment, `400` for input that is not a code;
+/// `410` for an expired enrollment, `400` for input that is not a code;
 /// `200` for an accepted one.
 #[must_use]
 pub fn refusal_status<T>(outcome: &Outcome<T>) -> StatusCode {

@@ -16,7 +16,7 @@ use crate::mfa::Mfa;
 use crate::session::{Assurance, Level, raise};
 use crate::values::{CodeKind, Enrollment};
 
-/// The session key holding the fingerprint of the enrolment this session
+/// The session key holding the fingerprint of the enrollment this session
 /// showed.
 const ENROLLMENT_KEY: &str = "mfa.enrollment";
 
@@ -120,7 +120,7 @@ impl MfaSession {
         Ok(decide(assurance, Some(requirement), step_up, now).unwrap_or(Need::Code))
     }
 
-    /// Records that the user opted in; the enrolment page then sets it up.
+    /// Records that the user opted in; the enrollment page then sets it up.
     ///
     /// # Errors
     ///
@@ -129,9 +129,9 @@ impl MfaSession {
         self.mfa.0.opt_in(self.user()).await
     }
 
-    /// The enrolment to show: the pending one again if this session showed
+    /// The enrollment to show: the pending one again if this session showed
     /// it (the same QR code and expiry, so a reload or a wrong code does not
-    /// replace what the user scanned), or a new one. A pending enrolment
+    /// replace what the user scanned), or a new one. A pending enrollment
     /// started in another session (by someone else with the password, say)
     /// is replaced, never shown: nobody else has seen the QR code a user
     /// scans.
@@ -150,7 +150,7 @@ impl MfaSession {
         Ok(enrollment)
     }
 
-    /// Confirms the pending enrolment with a code from the app. When it is
+    /// Confirms the pending enrollment with a code from the app. When it is
     /// accepted the session is raised to [`Level::Mfa`] with a new id; the
     /// recovery codes in the answer are to be shown this once.
     ///
@@ -173,7 +173,7 @@ impl MfaSession {
     }
 
     /// Puts off an optional opt-in that is not confirmed yet ("not now" on
-    /// the enrolment page): MFA is off again and the pending QR code, if
+    /// the enrollment page): MFA is off again and the pending QR code, if
     /// any, is gone. Any signed-in session may do it (it is where the guard
     /// sends an opted-in user), but it never turns off an active user's MFA
     /// and never a required one.

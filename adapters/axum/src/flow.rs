@@ -38,7 +38,7 @@ pub(crate) enum Verdict {
     Through(Option<Bound>),
     /// Nobody signed in.
     NotSignedIn,
-    /// Enrolment or a code first.
+    /// Enrollment or a code first.
     Needs(Need),
     /// The decision could not be made.
     Failed(Error),
@@ -66,7 +66,7 @@ pub(crate) trait Flow: Send + Sync {
 
     fn requirement<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Requirement, Error>>;
     fn opt_in<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<(), Error>>;
-    /// The enrolment to show: the pending one again when `shown` is the
+    /// The enrollment to show: the pending one again when `shown` is the
     /// fingerprint of its QR code (this session showed it), else a new one;
     /// with the fingerprint of what it returns.
     fn enrollment<'a>(
@@ -129,8 +129,8 @@ pub(crate) struct Parts<St, C, P, I> {
     pub(crate) pass_anonymous: bool,
 }
 
-/// A fingerprint of an enrolment's QR code (SHA-256 of its URI, 128 bits
-/// in hex): what a session keeps to know it showed that enrolment. It
+/// A fingerprint of an enrollment's QR code (SHA-256 of its URI, 128 bits
+/// in hex): what a session keeps to know it showed that enrollment. It
 /// reveals nothing of the secret.
 fn fingerprint(ticket: &EnrollmentTicket) -> String {
     let digest = Sha256::digest(ticket.expose_uri().as_bytes());
@@ -150,7 +150,7 @@ where
         .map(|assurance| Bound { session, assurance }))
 }
 
-/// Which new secret a page shows: a first enrolment's, or a replacement's.
+/// Which new secret a page shows: a first enrollment's, or a replacement's.
 #[derive(Clone, Copy)]
 enum New {
     Enrollment,

@@ -22,11 +22,11 @@ use crate::mfa::Mfa;
 /// | the request | page (HTML) | JSON |
 /// | --- | --- | --- |
 /// | nobody signed in | `303` to the sign-in page | `401 {"error":"not_signed_in"}` |
-/// | needs enrolment | `303` to the enrolment page | `403 {"error":"mfa_enrollment_required"}` |
+/// | needs enrollment | `303` to the enrollment page | `403 {"error":"mfa_enrollment_required"}` |
 /// | needs a code | `303` to the challenge page | `401 {"error":"mfa_required"}` |
 /// | needs nothing | through | through |
 ///
-/// Only the sign-in, challenge and enrolment pages and the paths
+/// Only the sign-in, challenge and enrollment pages and the paths
 /// [`MfaBuilder::allow`](crate::MfaBuilder::allow) names (by whole
 /// segments) go through without a decision; there too the session is bound
 /// to the application's user, so a sign-out that only removed the
@@ -51,7 +51,7 @@ impl std::fmt::Debug for MfaLayer {
 }
 
 impl MfaLayer {
-    /// A guard requiring whatever the user's policy and enrolment ask for.
+    /// A guard requiring whatever the user's policy and enrollment ask for.
     #[must_use]
     pub fn new(mfa: &Mfa) -> Self {
         Self {
@@ -62,7 +62,7 @@ impl MfaLayer {
 
     /// A step-up guard for sensitive routes: a user with MFA must also have
     /// verified a code within `seconds`. Users without MFA follow their
-    /// policy (through where it is optional, enrolment where required).
+    /// policy (through where it is optional, enrollment where required).
     #[must_use]
     pub fn step_up(mfa: &Mfa, seconds: u64) -> Self {
         Self {

@@ -70,7 +70,7 @@ where
         self
     }
 
-    /// The enrolment page (default `/mfa/enroll`); it is left open.
+    /// The enrollment page (default `/mfa/enroll`); it is left open.
     pub fn enrollment_page(mut self, path: &str) -> Self {
         path.clone_into(&mut self.parts.paths.enrollment);
         self
@@ -156,7 +156,7 @@ impl Mfa {
 
     /// Records that `user` opted in to MFA (the registration form's "One
     /// Time Password using OTP App"), before anyone is signed in: their
-    /// next sign-in goes to enrolment. Signed-in users opt in through
+    /// next sign-in goes to enrollment. Signed-in users opt in through
     /// [`MfaSession::opt_in`](crate::MfaSession::opt_in).
     ///
     /// # Errors

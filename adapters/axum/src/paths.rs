@@ -22,7 +22,7 @@ impl Default for Paths {
 
 impl Paths {
     /// Whether the guard lets `path` through without looking: the sign-in,
-    /// challenge and enrolment pages themselves, and every path an
+    /// challenge and enrollment pages themselves, and every path an
     /// `allow`ed prefix covers.
     pub(crate) fn is_open(&self, path: &str) -> bool {
         path == self.sign_in

@@ -34,7 +34,7 @@ struct CodeBody {
 /// [`REPLACEMENT_WINDOW`](crate::REPLACEMENT_WINDOW)).
 ///
 /// Every `POST` takes a JSON body (`{"code": "123456"}`, or `{}` to start or
-/// cancel an enrolment or a replacement) with `Content-Type: application/json`, so a plain HTML form
+/// cancel an enrollment or a replacement) with `Content-Type: application/json`, so a plain HTML form
 /// from another site cannot post to them; bodies over [`MAX_BODY`] bytes
 /// are refused. Nest them outside [`MfaLayer`](crate::MfaLayer): they check
 /// the session themselves, through [`MfaSession`].

@@ -15,7 +15,7 @@ pub enum CodeKind {
     Any,
 }
 
-/// An enrolment to show: the pending one again (same QR code, same expiry)
+/// An enrollment to show: the pending one again (same QR code, same expiry)
 /// or a new one.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -164,10 +164,10 @@ fn assert_see_other(answer: &Answer, location: &str) {
     assert_eq!(answer.headers[header::LOCATION], location);
 }
 
-/// Enrols the signed-in user through the JSON API (which raises the session
+/// Enrolls the signed-in user through the JSON API (which raises the session
 /// to level 2); returns their authenticator app.
-async fn enrol(client: &mut Client, clock: &ManualClock) -> Totp {
-    client.enrol("/api/mfa", clock).await.0
+async fn enroll(client: &mut Client, clock: &ManualClock) -> Totp {
+    client.enroll("/api/mfa", clock).await.0
 }
 
 #[tokio::test]
@@ -175,7 +175,7 @@ async fn a_password_sign_in_without_any_mfa_call_still_needs_the_code() {
     let (app, clock) = app();
     let mut first = Client::new(&app);
     first.sign_in("ada").await;
-    enrol(&mut first, &clock).await;
+    enroll(&mut first, &clock).await;
     assert_eq!(first.page("/account").await.status, StatusCode::OK);
 
     // Another browser: the sign-in handler only calls axum-login's login.
@@ -197,7 +197,7 @@ async fn a_code_from_the_challenge_lets_the_password_session_through() {
     let (app, clock) = app();
     let mut first = Client::new(&app);
     first.sign_in("ada").await;
-    let totp = enrol(&mut first, &clock).await;
+    let totp = enroll(&mut first, &clock).await;
 
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
@@ -219,7 +219,7 @@ async fn another_user_signing_in_in_the_same_browser_does_not_inherit_mfa() {
     let (app, clock) = app();
     let mut browser = Client::new(&app);
     browser.sign_in("ada").await;
-    enrol(&mut browser, &clock).await;
+    enroll(&mut browser, &clock).await;
     assert_eq!(browser.page("/account").await.status, StatusCode::OK);
     assert_eq!(browser.api_get("/api/mfa/status").await.body["level"], 2);
 
@@ -277,7 +277,7 @@ async fn after_the_axum_login_sign_out_the_account_is_closed_again() {
     let (app, clock) = app();
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    enrol(&mut client, &clock).await;
+    enroll(&mut client, &clock).await;
     assert_eq!(client.page("/account").await.status, StatusCode::OK);
 
     client.sign_out().await;

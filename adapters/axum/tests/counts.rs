@@ -182,7 +182,7 @@ impl App {
 #[tokio::test]
 async fn one_record_load_and_one_session_load_per_submitted_code() {
     let app = app();
-    // Enrol.
+    // Enroll.
     let (_, cookie, _) = app.send("POST", "/login", None, None).await;
     let cookie = cookie.unwrap();
     let (status, _, started) = app

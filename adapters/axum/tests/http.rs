@@ -120,9 +120,9 @@ fn app_with(
     (router, records, clock)
 }
 
-/// Enrols the signed-in user through the API; returns the app and the codes.
-async fn enrol(client: &mut Client, clock: &ManualClock) -> (Totp, Vec<String>) {
-    client.enrol("/mfa/api", clock).await
+/// Enrolls the signed-in user through the API; returns the app and the codes.
+async fn enroll(client: &mut Client, clock: &ManualClock) -> (Totp, Vec<String>) {
+    client.enroll("/mfa/api", clock).await
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn open_paths_are_matched_by_whole_segments() {
     let (app, _, clock) = app(Policy::Optional);
     let mut first = Client::new(&app);
     first.sign_in("ada").await;
-    enrol(&mut first, &clock).await;
+    enroll(&mut first, &clock).await;
     // A level-1 session of a user with MFA active.
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
@@ -169,7 +169,7 @@ async fn signing_out_of_the_application_voids_the_assurance() {
     let (app, _, clock) = app(Policy::Optional);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    enrol(&mut client, &clock).await;
+    enroll(&mut client, &clock).await;
     assert_eq!(client.page("/account").await.status, StatusCode::OK);
     // The application removes its user and nothing else.
     let out = client.send(Request::post("/logout"), Body::empty()).await;
@@ -187,7 +187,7 @@ async fn a_user_switch_in_one_session_inherits_nothing() {
     let (app, _, clock) = app(Policy::Required);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    enrol(&mut client, &clock).await;
+    enroll(&mut client, &clock).await;
     assert_eq!(client.page("/account").await.status, StatusCode::OK);
     // The application switches the session's user without cycling its id.
     let before = client.cookie.clone().unwrap();
@@ -214,7 +214,7 @@ async fn optional_and_off_means_the_password_is_enough() {
 }
 
 #[tokio::test]
-async fn required_without_enrolment_leads_to_enrolment_then_through() {
+async fn required_without_enrollment_leads_to_enrollment_then_through() {
     let (app, _, clock) = app(Policy::Required);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
@@ -226,7 +226,7 @@ async fn required_without_enrolment_leads_to_enrolment_then_through() {
         assert_eq!(api.status, StatusCode::FORBIDDEN);
         assert_eq!(api.body, json!({ "error": "mfa_enrollment_required" }));
     }
-    enrol(&mut client, &clock).await;
+    enroll(&mut client, &clock).await;
     assert_eq!(client.page("/account").await.status, StatusCode::OK);
 }
 
@@ -235,7 +235,7 @@ async fn the_challenge_raises_the_session_and_cycles_its_id() {
     let (app, records, clock) = app(Policy::Optional);
     let mut first = Client::new(&app);
     first.sign_in("ada").await;
-    let (totp, _) = enrol(&mut first, &clock).await;
+    let (totp, _) = enroll(&mut first, &clock).await;
 
     // A later login: password only, so the guard asks for a code.
     let mut client = Client::new(&app);
@@ -288,7 +288,7 @@ async fn code_answers() {
     let (app, _, clock) = app(Policy::Optional);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    let (totp, codes) = enrol(&mut client, &clock).await;
+    let (totp, codes) = enroll(&mut client, &clock).await;
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
 
@@ -356,7 +356,7 @@ async fn code_answers() {
 }
 
 #[tokio::test]
-async fn an_expired_enrolment_is_gone() {
+async fn an_expired_enrollment_is_gone() {
     let (app, _, clock) = app(Policy::Optional);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
@@ -385,7 +385,7 @@ async fn disable_follows_the_policy() {
         let (app, _, clock) = app(policy);
         let mut client = Client::new(&app);
         client.sign_in("ada").await;
-        let (totp, _) = enrol(&mut client, &clock).await;
+        let (totp, _) = enroll(&mut client, &clock).await;
         let code = totp.generate(clock.now()).unwrap();
         let a = client
             .post_json("/mfa/api/disable", json!({ "code": code.as_str() }))
@@ -394,11 +394,11 @@ async fn disable_follows_the_policy() {
     }
 }
 
-/// An unfinished optional enrolment can be put off from a password-level
+/// An unfinished optional enrollment can be put off from a password-level
 /// session, back to MFA off; a required one cannot, and an active user's
 /// MFA is never turned off this way.
 #[tokio::test]
-async fn an_optional_enrolment_can_be_put_off_but_not_a_required_one() {
+async fn an_optional_enrollment_can_be_put_off_but_not_a_required_one() {
     let (app, records, clock) = app(Policy::Optional);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
@@ -412,7 +412,7 @@ async fn an_optional_enrolment_can_be_put_off_but_not_a_required_one() {
     assert_eq!(records.status("ada").await.state, StateKind::Disabled);
     assert_eq!(client.page("/account").await.status, StatusCode::OK);
     // Enrolled: "cancel" is no way to turn MFA off.
-    let _ = enrol(&mut client, &clock).await;
+    let _ = enroll(&mut client, &clock).await;
     let mut level_one = Client::new(&app);
     level_one.sign_in("ada").await;
     let refused = level_one
@@ -439,7 +439,7 @@ async fn step_up_needs_a_recent_code() {
     let (app, _, clock) = app(Policy::Optional);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    enrol(&mut client, &clock).await;
+    enroll(&mut client, &clock).await;
     assert_eq!(client.page("/account/close").await.status, StatusCode::OK);
     clock.advance(301);
     let page = client.page("/account/close").await;
@@ -499,9 +499,9 @@ async fn a_guard_inside_a_nested_router_matches_the_full_path() {
 }
 
 #[tokio::test]
-async fn an_enrolment_started_in_another_session_is_not_shown_again() {
+async fn an_enrollment_started_in_another_session_is_not_shown_again() {
     let (app, _, clock) = app(Policy::Optional);
-    // Someone with the password starts an enrolment and keeps its key.
+    // Someone with the password starts an enrollment and keeps its key.
     let mut stranger = Client::new(&app);
     stranger.sign_in("ada").await;
     let seen = stranger.post_json("/mfa/api/enrollment", json!({})).await;
@@ -591,7 +591,7 @@ async fn factor_changes_need_level_two_and_a_fresh_code() {
     let (app, records, clock) = app(Policy::Optional);
     let mut owner = Client::new(&app);
     owner.sign_in("ada").await;
-    let (totp, codes) = enrol(&mut owner, &clock).await;
+    let (totp, codes) = enroll(&mut owner, &clock).await;
 
     // Password and one recovery code, but the session never passed MFA:
     // the code is refused before it is even looked at.
@@ -686,7 +686,7 @@ async fn a_lost_authenticator_is_replaced_after_a_recovery_code_sign_in() {
     let (app, records, clock) = app(Policy::Required);
     let mut owner = Client::new(&app);
     owner.sign_in("ada").await;
-    let (old, codes) = enrol(&mut owner, &clock).await;
+    let (old, codes) = enroll(&mut owner, &clock).await;
 
     let mut phoneless = Client::new(&app);
     phoneless.sign_in("ada").await;
@@ -790,7 +790,7 @@ async fn a_replacement_started_in_the_window_is_confirmed_after_it() {
     let (app, _, clock) = app(Policy::Optional);
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    let _ = enrol(&mut client, &clock).await;
+    let _ = enroll(&mut client, &clock).await;
     clock.advance(mfa_axum::REPLACEMENT_WINDOW - 60);
     let started = client.post_json("/mfa/api/replacement", json!({})).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);

@@ -198,7 +198,7 @@ async fn sign_out_clears_the_mfa_state() {
             .cloned()
         }
     };
-    // Required and not enrolled: sent to enrolment while signed in...
+    // Required and not enrolled: sent to enrollment while signed in...
     assert_eq!(page(cookie.clone()).await.unwrap(), "/mfa/enroll");
     let out = app
         .clone()

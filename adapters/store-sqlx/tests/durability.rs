@@ -1,5 +1,5 @@
-//! Durability on SQLite: a child process confirms an enrolment, reports it,
-//! and is killed with SIGKILL straight away; the enrolment is there when the
+//! Durability on SQLite: a child process confirms an enrollment, reports it,
+//! and is killed with SIGKILL straight away; the enrollment is there when the
 //! database is opened again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -28,9 +28,9 @@ async fn service(path: &str, now: u64) -> MfaService<SqliteStore, ManualClock> {
     )
 }
 
-/// The child's part, run only by `a_confirmed_enrolment_survives_sigkill`.
+/// The child's part, run only by `a_confirmed_enrollment_survives_sigkill`.
 #[tokio::test]
-#[ignore = "run as a child process by a_confirmed_enrolment_survives_sigkill"]
+#[ignore = "run as a child process by a_confirmed_enrollment_survives_sigkill"]
 async fn child_confirms_then_waits_to_be_killed() {
     let path = std::env::var(CHILD_DB).expect("run by the parent test");
     let service = service(&path, START).await;
@@ -56,7 +56,7 @@ async fn child_confirms_then_waits_to_be_killed() {
 }
 
 #[test]
-fn a_confirmed_enrolment_survives_sigkill() {
+fn a_confirmed_enrollment_survives_sigkill() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlite-durability");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.db", std::process::id()));
@@ -87,7 +87,7 @@ fn a_confirmed_enrolment_survives_sigkill() {
     let secret = rx.recv_timeout(Duration::from_secs(120));
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-    let secret = secret.expect("the child confirmed the enrolment");
+    let secret = secret.expect("the child confirmed the enrollment");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

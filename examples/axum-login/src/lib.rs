@@ -1,6 +1,6 @@
 //! An axum-login application with TOTP multi-factor authentication from
 //! `mfa-axum`: password sign-in with axum-login, then, as the user's policy
-//! and enrolment decide, an enrolment page (a QR code and a form for the
+//! and enrollment decide, an enrollment page (a QR code and a form for the
 //! first code) or a challenge page (a code from the app, or a recovery
 //! code), and `/account` behind [`MfaLayer`].
 //!
@@ -10,7 +10,7 @@
 //! sign-in or sign-out.
 //!
 //! The demo users are [`USERS`]: `ada`'s MFA is required (her first sign-in
-//! goes to enrolment), `bob`'s is optional (the password is enough until he
+//! goes to enrollment), `bob`'s is optional (the password is enough until he
 //! sets MFA up from `/account`).
 //!
 //! Everything is kept in memory (users, sessions, MFA records). The forms
@@ -155,7 +155,7 @@ pub fn app<C: Clock + 'static>(
         Keyring::new(key),
         MfaConfig::new("axum-login example"),
     );
-    // The sign-in, challenge and enrolment pages are left open by default
+    // The sign-in, challenge and enrollment pages are left open by default
     // (`/login`, `/mfa/challenge`, `/mfa/enroll`); signing out must be too.
     let mfa = Mfa::builder(service, Policies, AuthSessionIdentity::<Backend>::new())
         .allow("/logout")
@@ -288,7 +288,7 @@ async fn enrollment_page(mfa: MfaSession) -> Response {
     }
 }
 
-/// The first code confirms the enrolment and raises the session; the
+/// The first code confirms the enrollment and raises the session; the
 /// recovery codes are shown this once.
 async fn confirm(mut mfa: MfaSession, Form(form): Form<CodeForm>) -> Response {
     let outcome = match mfa.confirm(&form.code).await {

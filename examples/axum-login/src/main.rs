@@ -2,7 +2,7 @@
 //! <http://127.0.0.1:3001>.
 //!
 //! An axum-login application with TOTP MFA from `mfa-axum`: sign in as
-//! `ada` / `lovelace` (MFA required: the first sign-in goes to enrolment,
+//! `ada` / `lovelace` (MFA required: the first sign-in goes to enrollment,
 //! with a QR code for your authenticator app) or `bob` / `builder` (MFA
 //! optional, to set up from `/account`); later sign-ins ask for the code
 //! before `/account` opens.
@@ -24,7 +24,7 @@ fn sealing_key() -> Result<AppKey, String> {
         Err(KeyError::NotInEnvironment(_)) => {
             eprintln!(
                 "warning: EXAMPLE_SEALING_KEY is not set, so a random sealing key is used: \
-                 enrolments are lost at restart (this demo keeps everything in memory anyway; \
+                 enrollments are lost at restart (this demo keeps everything in memory anyway; \
                  with a persistent store, set the key)"
             );
             AppKey::generate(1)

@@ -1,5 +1,5 @@
 //! The example's pages in a browser's order, in-process: sign-in,
-//! enrolment with the QR code, the account page, and a later sign-in with
+//! enrollment with the QR code, the account page, and a later sign-in with
 //! the challenge; codes computed from the secret the page shows.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -97,7 +97,7 @@ impl Browser {
     }
 }
 
-/// The text of `<code id="secret">` on the enrolment page.
+/// The text of `<code id="secret">` on the enrollment page.
 fn secret_on(page: &str) -> Secret {
     let start = page.find(r#"<code id="secret">"#).expect("the secret") + 18;
     let len = page[start..].find("</code>").unwrap();
@@ -105,23 +105,23 @@ fn secret_on(page: &str) -> Secret {
 }
 
 #[tokio::test]
-async fn sign_in_enrol_then_sign_in_again_with_the_code() {
+async fn sign_in_enroll_then_sign_in_again_with_the_code() {
     let (app, clock) = app();
 
-    // Ada's MFA is required: her first sign-in goes to enrolment.
+    // Ada's MFA is required: her first sign-in goes to enrollment.
     let mut browser = Browser::new(&app);
     assert_eq!(
         browser.sign_in("ada", "lovelace").await.location(),
         "/account"
     );
     assert_eq!(browser.get("/account").await.location(), "/mfa/enroll");
-    let enrol = browser.get("/mfa/enroll").await;
-    assert_eq!(enrol.status, StatusCode::OK);
-    assert!(enrol.body.contains("<svg"), "{}", enrol.body);
-    let totp = Totp::new(TotpConfig::default(), &secret_on(&enrol.body));
+    let enroll = browser.get("/mfa/enroll").await;
+    assert_eq!(enroll.status, StatusCode::OK);
+    assert!(enroll.body.contains("<svg"), "{}", enroll.body);
+    let totp = Totp::new(TotpConfig::default(), &secret_on(&enroll.body));
 
     // A reload shows the same QR code.
-    assert_eq!(browser.get("/mfa/enroll").await.body, enrol.body);
+    assert_eq!(browser.get("/mfa/enroll").await.body, enroll.body);
 
     // A wrong code: the same page again, with a message.
     let wrong = browser.post("/mfa/enroll", "code=000000").await;
@@ -130,7 +130,7 @@ async fn sign_in_enrol_then_sign_in_again_with_the_code() {
     assert!(
         wrong
             .body
-            .contains(&secret_on(&enrol.body).expose_base32()[..])
+            .contains(&secret_on(&enroll.body).expose_base32()[..])
     );
 
     let code = totp.generate(clock.now()).unwrap();
@@ -143,7 +143,7 @@ async fn sign_in_enrol_then_sign_in_again_with_the_code() {
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.body.contains("<strong>ada</strong>"));
     assert!(account.body.contains("10 recovery codes left"));
-    // Enrolled: the enrolment page has nothing more to show.
+    // Enrolled: the enrollment page has nothing more to show.
     assert_eq!(browser.get("/mfa/enroll").await.location(), "/account");
 
     // Another browser, a step later: the password, then the code.

@@ -26,7 +26,7 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Where the data lives.
     pub database: Database,
-    /// How long an enrolment QR code stays valid, in seconds.
+    /// How long an enrollment QR code stays valid, in seconds.
     pub enrollment_ttl: u64,
     /// Whether cookies carry the `Secure` attribute (serve over HTTPS).
     pub secure_cookies: bool,
@@ -114,7 +114,7 @@ Usage: lumen [--addr HOST:PORT] [--database PATH|postgres://URL] [--schema NAME]
                     default lumen.db in the working directory)
   --schema          the PostgreSQL schema for the app's tables (LUMEN_SCHEMA;
                     default lumen)
-  --enrollment-ttl  how long an enrolment QR code is valid (LUMEN_ENROLLMENT_TTL;
+  --enrollment-ttl  how long an enrollment QR code is valid (LUMEN_ENROLLMENT_TTL;
                     default 180)
   --secure-cookies  mark cookies Secure, for HTTPS (LUMEN_SECURE_COOKIES=1)
   --hash-workers    password hashes computed at once, 19 MiB each

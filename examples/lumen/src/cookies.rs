@@ -95,8 +95,8 @@ pub(crate) struct Cookies {
 /// Why recovery codes were issued, for the page's heading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Issued {
-    /// At the end of enrolment.
-    Enrolment,
+    /// At the end of enrollment.
+    Enrollment,
     /// Regenerated.
     Regenerated,
 }
@@ -322,7 +322,7 @@ impl Cookies {
     ) -> Result<String, getrandom::Error> {
         let mut plain = Zeroizing::new(Vec::with_capacity(1 + codes.len() * 30));
         plain.push(match why {
-            Issued::Enrolment => b'e',
+            Issued::Enrollment => b'e',
             Issued::Regenerated => b'r',
         });
         plain.extend_from_slice(codes.join(" ").as_bytes());
@@ -348,7 +348,7 @@ impl Cookies {
         let plain = Self::open(&self.codes, &aad, value, now, CODES_LIFETIME)?;
         let (&why, codes) = plain.split_first()?;
         let why = match why {
-            b'e' => Issued::Enrolment,
+            b'e' => Issued::Enrollment,
             b'r' => Issued::Regenerated,
             _ => return None,
         };

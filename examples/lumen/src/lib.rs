@@ -1,6 +1,6 @@
 //! The Lumen Master Account demo: registration with the "One Time Password
 //! using OTP App" option, sign-in with a password and then, as the MFA flow
-//! decides, enrolment (a QR code valid 3 minutes) or a 6-digit code, and
+//! decides, enrollment (a QR code valid 3 minutes) or a 6-digit code, and
 //! Manage My Account with its Authentication tab. Built on `mfa-flow`,
 //! `mfa-axum` and `mfa-store-sqlx`; SQLite by default, PostgreSQL on
 //! request.

@@ -189,7 +189,7 @@ pub(crate) fn login(email: &str, error: Option<&str>, notice: Option<&str>, csrf
     )
 }
 
-/// What a new secret is for: a first enrolment, or a new app replacing
+/// What a new secret is for: a first enrollment, or a new app replacing
 /// the current one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
@@ -200,8 +200,8 @@ pub(crate) enum Purpose {
     Replacement,
 }
 
-/// What the enrolment page shows.
-pub(crate) struct Enrolment<'a> {
+/// What the enrollment page shows.
+pub(crate) struct Enrollment<'a> {
     pub(crate) purpose: Purpose,
     /// The `otpauth://` URI, for the "open in your app" link on a phone.
     pub(crate) uri: &'a str,
@@ -227,7 +227,7 @@ fn countdown(seconds: u64) -> String {
 }
 
 pub(crate) fn enroll(
-    e: &Enrolment<'_>,
+    e: &Enrollment<'_>,
     error: Option<&str>,
     notice: Option<&str>,
     csrf: &str,

@@ -1,4 +1,4 @@
-// Lumen: the enrolment countdown, the lock countdown, the click-to-reveal
+// Lumen: the enrollment countdown, the lock countdown, the click-to-reveal
 // key, copying and downloading recovery codes, and the registration's MFA
 // option.
 "use strict";

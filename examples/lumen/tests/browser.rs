@@ -1,5 +1,5 @@
 //! The Lumen flow in headless Chromium, driven over WebDriver: register,
-//! sign in, enrol by decoding the QR code from a screenshot, sign in with
+//! sign in, enroll by decoding the QR code from a screenshot, sign in with
 //! codes and recovery codes, the reveal, the QR code running out in place,
 //! the multi-factor-required customer, turning MFA on later, and every page
 //! at phone and desktop widths with axe-core.
@@ -290,7 +290,7 @@ async fn start(ttl: u64) -> Option<Running> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_enrol_and_sign_in_in_a_browser() {
+async fn register_enroll_and_sign_in_in_a_browser() {
     let Some(Running {
         clock,
         downloads,
@@ -313,7 +313,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
             .contains("If this address is new, your account is ready")
     );
 
-    // The first sign-in after opting in leads to enrolment.
+    // The first sign-in after opting in leads to enrollment.
     s.sign_in(email).await;
     wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     let shot = screenshot(&s.client, "03-enroll").await;
@@ -480,7 +480,7 @@ async fn register_enrol_and_sign_in_in_a_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn required_customers_enrol_and_others_opt_in_later() {
+async fn required_customers_enroll_and_others_opt_in_later() {
     let Some(Running {
         clock,
         downloads: _,
@@ -545,7 +545,7 @@ async fn required_customers_enrol_and_others_opt_in_later() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_enrolment_page_expires_by_itself() {
+async fn the_enrollment_page_expires_by_itself() {
     // QR codes valid 3 seconds (test configuration).
     let Some(Running {
         clock,
@@ -767,10 +767,10 @@ async fn every_page_fits_phones_and_desktops_and_passes_axe() {
     s.sign_in(&email).await;
     wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
     click(&s.client, "#show-key").await;
-    check_page(&s.client, "enrol", axe).await;
+    check_page(&s.client, "enroll", axe).await;
     s.enter_code("000000").await;
     wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
-    check_page(&s.client, "enrol-wrong-code", axe).await;
+    check_page(&s.client, "enroll-wrong-code", axe).await;
     let secret = js_text(&s.client, "secret").await.replace(' ', "");
     let app = authenticator(&secret);
     s.enter_code(&code(&app, &clock)).await;
@@ -824,7 +824,7 @@ async fn a_lost_phone_is_replaced_and_an_opt_in_put_off_in_a_browser() {
     wait_for_path(&s.client, "/login", PATIENCE).await;
     s.sign_in(email).await;
     wait_for_path(&s.client, "/mfa/enroll", PATIENCE).await;
-    // A required customer's enrolment has no "Not now".
+    // A required customer's enrollment has no "Not now".
     assert!(s.client.find(Locator::Css("#postpone")).await.is_err());
     let old = authenticator(&js_text(&s.client, "secret").await.replace(' ', ""));
     s.enter_code(&code(&old, &clock)).await;
@@ -873,7 +873,7 @@ async fn a_lost_phone_is_replaced_and_an_opt_in_put_off_in_a_browser() {
     wait_for_path(&s.client, "/account", PATIENCE).await;
     s.sign_out().await;
 
-    // An optional opt-in, put off from the enrolment page.
+    // An optional opt-in, put off from the enrollment page.
     s.register("bob@example.com", "1", true).await;
     s.submit().await;
     wait_for_path(&s.client, "/login", PATIENCE).await;
@@ -995,7 +995,7 @@ async fn type_here(client: &Client, text: &str) {
         .unwrap();
 }
 
-/// Registration, sign-in, enrolment and the recovery codes with the
+/// Registration, sign-in, enrollment and the recovery codes with the
 /// keyboard alone: the focus starts on each form's first field, Tab
 /// reaches every control, Enter and Space do the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ const NORMAL: &str = "1";
 const REQUIRED: &str = "2";
 const PASSWORD: &str = "correct horse battery";
 
-/// Registers with the OTP option, signs in, enrols; returns the client at
+/// Registers with the OTP option, signs in, enrolls; returns the client at
 /// level 2, the authenticator and the recovery codes.
 async fn enrolled(
     test: &common::TestApp,
@@ -68,8 +68,8 @@ async fn whole_flow(backend: Backend) {
     };
     let (mut client, app, codes) = enrolled(&test, "ada@example.com").await;
 
-    // Reloading the enrolment page while pending shows the same key; after
-    // enrolment it leads back to the account.
+    // Reloading the enrollment page while pending shows the same key; after
+    // enrollment it leads back to the account.
     assert_eq!(client.get("/mfa/enroll").await.location(), Some("/account"));
 
     // Sign out, sign in: a code is needed, and the confirming code does not
@@ -164,7 +164,7 @@ async fn whole_flow(backend: Backend) {
     assert_eq!(client.get("/account").await.status, StatusCode::OK);
 }
 
-async fn required_customer_must_enrol(backend: Backend) {
+async fn required_customer_must_enroll(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
     };
@@ -475,7 +475,7 @@ async fn simultaneous_wrong_passwords_cost_the_budget(backend: Backend) {
 
 /// Addresses no account can have are answered 4xx on both databases, never
 /// 5xx, and one an authenticator app cannot show is refused at
-/// registration, so a user who registered can always enrol.
+/// registration, so a user who registered can always enroll.
 async fn odd_addresses_are_client_errors(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
@@ -1105,9 +1105,9 @@ async fn a_lost_phone_is_replaced_after_a_recovery_code_sign_in(backend: Backend
     }
 }
 
-/// "Not now" on the enrolment page: an optional opt-in (from registration
+/// "Not now" on the enrollment page: an optional opt-in (from registration
 /// or from the Authentication tab) is put off, back to the account with
-/// MFA off; a required customer's enrolment cannot be skipped.
+/// MFA off; a required customer's enrollment cannot be skipped.
 async fn an_optional_opt_in_can_be_put_off_and_a_required_one_cannot(backend: Backend) {
     let Some(test) = app(backend).await else {
         return;
@@ -1142,7 +1142,7 @@ async fn an_optional_opt_in_can_be_put_off_and_a_required_one_cannot(backend: Ba
     assert_eq!(client.get("/").await.location(), Some("/account"));
     assert_eq!(client.get("/account").await.status, StatusCode::OK);
 
-    // A required customer's enrolment has no "Not now", and cannot be
+    // A required customer's enrollment has no "Not now", and cannot be
     // skipped by posting it anyway.
     let mut required = Client::new(&test);
     required.register("bob@example.com", REQUIRED, false).await;
@@ -1343,7 +1343,7 @@ async fn refused_codes_redirect_to_pages_that_reload_without_counting(backend: B
     let Some(test) = app(backend).await else {
         return;
     };
-    // Enrolment: the same QR code and key, with the error at the field.
+    // Enrollment: the same QR code and key, with the error at the field.
     let mut client = Client::new(&test);
     client.register("ada@example.com", NORMAL, true).await;
     client.sign_in("ada@example.com", PASSWORD).await;
@@ -1558,7 +1558,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     whole_flow,
-    required_customer_must_enrol,
+    required_customer_must_enroll,
     opt_in_later_from_the_authentication_tab,
     wrong_codes_lock_with_the_time_left,
     sign_in_answers_are_generic_and_throttled,

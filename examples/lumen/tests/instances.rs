@@ -22,7 +22,7 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// The base32 key in a JSON enrolment answer.
+/// The base32 key in a JSON enrollment answer.
 fn secret_of(json: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(json).unwrap();
     value["secret"].as_str().unwrap().to_owned()
@@ -53,7 +53,7 @@ fn three_instances_share_replay_protection_and_throttling() {
     let b = Server::start(dir.path(), &args, &env);
     let c = Server::start(dir.path(), &args, &env);
 
-    // Register and enrol on A (through the JSON API).
+    // Register and enroll on A (through the JSON API).
     let mut cookie = common::Jar::default();
     let csrf = csrf_of(&a.get("/register", &mut cookie).body);
     let registered = a.form(

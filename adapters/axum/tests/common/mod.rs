@@ -100,11 +100,11 @@ impl Client {
         assert_eq!(a.status, StatusCode::OK, "sign-in of {name}");
     }
 
-    /// Enrols the signed-in user through the JSON API nested at `api`
+    /// Enrolls the signed-in user through the JSON API nested at `api`
     /// (which raises the session to level 2); returns the authenticator app
     /// and the recovery codes. The clock moves on a step, so the next code
     /// is a new one.
-    pub(crate) async fn enrol(&mut self, api: &str, clock: &ManualClock) -> (Totp, Vec<String>) {
+    pub(crate) async fn enroll(&mut self, api: &str, clock: &ManualClock) -> (Totp, Vec<String>) {
         let started = self
             .post_json(&format!("{api}/enrollment"), json!({}))
             .await;

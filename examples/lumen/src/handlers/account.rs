@@ -12,7 +12,7 @@ use super::{
     refused,
 };
 use crate::cookies::{CODES_PAGE, Issued};
-use crate::pages::{self, Account, Enrolment, Purpose, Tab};
+use crate::pages::{self, Account, Enrollment, Purpose, Tab};
 use crate::security::csrf_token;
 
 /// The tab of Manage My Account; on the Authentication tab, the error of a
@@ -124,7 +124,7 @@ pub(super) async fn recovery_codes(
         Some(shown) => {
             let codes: Vec<&str> = shown.codes.split(' ').collect();
             let heading = match shown.why {
-                Issued::Enrolment => "Multi-factor authentication is on",
+                Issued::Enrollment => "Multi-factor authentication is on",
                 Issued::Regenerated => "Your new recovery codes",
             };
             let email = app.db.user(mfa.user().as_str()).await?.map(|u| u.email);
@@ -160,7 +160,7 @@ pub(super) async fn replace_form(mfa: MfaSession, notice: Notice, refusal: Refus
     let text = refusal.shown(&mfa, CodePage::Replacement).await?;
     let csrf = csrf_token(mfa.session()).await?;
     let uri = replacement.ticket.expose_uri();
-    let view = Enrolment {
+    let view = Enrollment {
         purpose: Purpose::Replacement,
         uri,
         qr_svg: replacement.ticket.qr_svg(),

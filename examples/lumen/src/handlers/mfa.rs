@@ -1,4 +1,4 @@
-//! Enrolment, the code page and the recovery-code page: thin renderers of
+//! Enrollment, the code page and the recovery-code page: thin renderers of
 //! mfa-axum's `MfaSession`.
 
 use axum::extract::State;
@@ -11,10 +11,10 @@ use super::{
     AppState, Checked, CodeForm, CodePage, Csrf, Page, Refused, mfa_broken, refused, with_status,
 };
 use crate::cookies::{CODES_PAGE, Issued};
-use crate::pages::{self, Enrolment, Purpose};
+use crate::pages::{self, Enrollment, Purpose};
 use crate::security::csrf_token;
 
-/// The enrolment page: the pending QR code again if there is one, a new
+/// The enrollment page: the pending QR code again if there is one, a new
 /// one otherwise.
 async fn enroll_page(mfa: &MfaSession, refusal: &Refused) -> Page {
     let enrollment = match mfa.enrollment().await {
@@ -28,7 +28,7 @@ async fn enroll_page(mfa: &MfaSession, refusal: &Refused) -> Page {
         can_postpone: mfa.policy().await == Policy::Optional,
     };
     let uri = enrollment.ticket.expose_uri();
-    let view = Enrolment {
+    let view = Enrollment {
         purpose,
         uri,
         qr_svg: enrollment.ticket.qr_svg(),
@@ -37,7 +37,7 @@ async fn enroll_page(mfa: &MfaSession, refusal: &Refused) -> Page {
         issuer: &enrollment.issuer,
         expires_in: enrollment.expires_in,
     };
-    let text = refusal.shown(mfa, CodePage::Enrolment).await?;
+    let text = refusal.shown(mfa, CodePage::Enrollment).await?;
     Ok(pages::enroll(&view, text.as_deref(), None, &csrf).into_response())
 }
 
@@ -46,7 +46,7 @@ pub(super) async fn enroll_form(mfa: MfaSession, refusal: Refused) -> Page {
 }
 
 /// "Not now": an optional opt-in put off, back to the account with MFA off.
-/// A required enrolment cannot be skipped.
+/// A required enrollment cannot be skipped.
 pub(super) async fn postpone(mfa: MfaSession, Checked(_): Checked<Csrf>) -> Page {
     match mfa.cancel_enrollment().await {
         Ok(()) => Ok(Redirect::to("/account?notice=mfa-postponed").into_response()),
@@ -70,7 +70,7 @@ pub(super) async fn enroll(
             // Post/Redirect/Get: the codes go, sealed, to the page that
             // shows them once.
             let codes: Vec<&str> = enrolled.recovery_codes.expose().collect();
-            let why = Issued::Enrolment;
+            let why = Issued::Enrollment;
             let sealed = app
                 .cookies
                 .seal_codes(mfa.user().as_str(), why, &codes, mfa.now())?;

@@ -307,8 +307,8 @@ fn refused<T>(outcome: &Outcome<T>, page: &str, form: Option<&str>) -> Response 
 /// A page with a code form, for what a refusal there says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CodePage {
-    /// Confirming an enrolment's QR code (timed locks only).
-    Enrolment,
+    /// Confirming an enrollment's QR code (timed locks only).
+    Enrollment,
     /// The sign-in code.
     Challenge,
     /// A recovery code at sign-in (never locked).
@@ -402,8 +402,8 @@ impl Refused {
                 _ => format!("Too many wrong codes. Try again in {wait}."),
             });
         }
-        // Enrolment has timed locks only.
-        if status.hard_locked && page != CodePage::Enrolment {
+        // Enrollment has timed locks only.
+        if status.hard_locked && page != CodePage::Enrollment {
             return Some(
                 "Too many wrong codes: codes from your app are locked. Use a recovery code, \
                  or ask your administrator to unlock your account."

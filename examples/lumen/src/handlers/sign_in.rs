@@ -96,7 +96,7 @@ fn normalize_email(email: &str) -> String {
 /// The longest address SMTP allows (RFC 5321 §4.5.3.1.3).
 const MAX_EMAIL: usize = 254;
 
-/// An address Lumen can sign in and enrol: RFC 5322 (the `email_address`
+/// An address Lumen can sign in and enroll: RFC 5322 (the `email_address`
 /// crate), at most 254 bytes, a dotted domain, nothing an authenticator
 /// app's account label cannot carry (no `:`, no quotes, no spaces or
 /// control characters).
@@ -324,7 +324,7 @@ pub(super) async fn login(
         .await
         .map_err(Broken::Session)?;
     rotate_csrf(&session).await?;
-    // The MFA guard on /account sends the user on: enrolment, code, or in.
+    // The MFA guard on /account sends the user on: enrollment, code, or in.
     let done = redirect_with_cookie("/account", &trust);
     Ok(with_cookie(
         done,

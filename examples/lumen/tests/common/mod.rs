@@ -157,9 +157,9 @@ impl Answer {
         self.body[start..end].to_owned()
     }
 
-    /// The enrolment page's key, without the spaces of its grouping.
+    /// The enrollment page's key, without the spaces of its grouping.
     pub fn secret(&self) -> String {
-        let tag = self.body.find("id=\"secret\"").expect("an enrolment page");
+        let tag = self.body.find("id=\"secret\"").expect("an enrollment page");
         let start = self.body[tag..].find('>').unwrap() + tag + 1;
         let end = self.body[start..].find('<').unwrap() + start;
         self.body[start..end].replace(' ', "")
