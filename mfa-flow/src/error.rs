@@ -1,9 +1,13 @@
-use totp_core::{QrError, UriError};
+use totp_core::UriError;
 
-use crate::keys::{KeyError, OpenError};
+use crate::keys::OpenError;
 
 /// Why an operation could not run, apart from the store. None of these is a
 /// wrong code: those are [`Outcome`](crate::Outcome)s.
+///
+/// Every variant but [`FlowError::Internal`] says the operation does not
+/// apply to the user's state (answer the user: a 4xx over HTTP);
+/// [`FlowError::Internal`] is a fault the user cannot fix (log it).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FlowError {
@@ -26,21 +30,47 @@ pub enum FlowError {
     /// The account name cannot go in an otpauth URI.
     #[error("the account name cannot be used in an authenticator app")]
     InvalidAccountName(#[source] UriError),
-    /// The QR code could not be made.
-    #[error("the QR code could not be made")]
-    Qr(#[source] QrError),
+    /// A fault inside: a secret that does not open, the random number
+    /// generator, or a stored record with unusable values.
+    #[error("an internal MFA operation failed")]
+    Internal(#[source] InternalError),
+}
+
+impl FlowError {
+    /// Whether this is a fault inside ([`FlowError::Internal`]) rather than
+    /// an operation that does not apply to the user's state.
+    #[must_use]
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Internal(_))
+    }
+}
+
+impl From<InternalError> for FlowError {
+    fn from(e: InternalError) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl From<OpenError> for FlowError {
+    fn from(e: OpenError) -> Self {
+        Self::Internal(InternalError::Sealing(e))
+    }
+}
+
+/// A fault inside the flow ([`FlowError::Internal`]): nothing the user did,
+/// and nothing a retry by the user fixes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InternalError {
     /// The stored secret does not open: altered, another user's, or sealed
     /// under a key the keyring no longer holds.
     #[error("the stored secret cannot be opened")]
-    Sealing(#[from] OpenError),
-    /// A key operation failed (RNG).
-    #[error("a key operation failed")]
-    Key(#[from] KeyError),
-    /// The operating system's RNG failed.
+    Sealing(#[source] OpenError),
+    /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
-    Rng(#[source] totp_core::SecretError),
-    /// A stored record holds values that cannot be used.
-    #[error("the stored record has an unusable {0}")]
+    Rng(#[source] getrandom::Error),
+    /// A stored record holds values that cannot be used; names what.
+    #[error("the stored record has unusable {0}")]
     CorruptRecord(&'static str),
 }
 
@@ -54,7 +84,7 @@ pub enum MfaError<E: std::error::Error + 'static> {
     /// Concurrent writes kept winning for the whole retry budget.
     #[error("too many concurrent changes to this user's MFA record; try again")]
     Contention,
-    /// The operation does not apply, or a key or secret failed.
+    /// The operation does not apply, or a fault inside.
     #[error(transparent)]
     Flow(#[from] FlowError),
 }

@@ -323,9 +323,13 @@ impl Keyring {
         clippy::expect_used,
         reason = "AES-GCM-SIV fails only for messages beyond 64 GiB; a secret is at most 128 bytes"
     )]
-    pub(crate) fn seal(&self, user: &str, secret: &Secret) -> Result<SealedSecret, KeyError> {
+    pub(crate) fn seal(
+        &self,
+        user: &str,
+        secret: &Secret,
+    ) -> Result<SealedSecret, crate::InternalError> {
         let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).map_err(KeyError::Rng)?;
+        getrandom::fill(&mut nonce).map_err(crate::InternalError::Rng)?;
         let cipher = Aes256GcmSiv::new((&*self.current.sealing).into());
         let aad = aad(user);
         let ciphertext = cipher

@@ -25,7 +25,7 @@ pub mod security {}
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, MfaConfig, ThrottleConfig};
-pub use error::{FlowError, MfaError};
+pub use error::{FlowError, InternalError, MfaError};
 pub use keys::{AppKey, KeyCheck, KeyError, Keyring, OpenError, SealedSecret};
 pub use machine::Login;
 pub use outcome::{

@@ -3,10 +3,10 @@
 //! service loads, calls one of these, and saves with compare-and-swap.
 //! (Randomness for new secrets, nonces and recovery codes comes from the OS.)
 
-use totp_core::{KeyUri, Qr, Secret, Totp, TotpConfig, VerifyError};
+use totp_core::{KeyUri, Secret, SecretError, Totp, TotpConfig, VerifyError};
 
 use crate::config::MfaConfig;
-use crate::error::FlowError;
+use crate::error::{FlowError, InternalError};
 use crate::keys::{Keyring, OpenError, SealedSecret};
 use crate::outcome::{
     Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
@@ -140,7 +140,7 @@ impl Machine {
             .with_digits(params.digits)
             .with_period(params.period)
             .and_then(|c| c.with_window(base.look_behind(), base.look_ahead()))
-            .map_err(|_| FlowError::CorruptRecord("TOTP parameters"))?;
+            .map_err(|_| InternalError::CorruptRecord("TOTP parameters"))?;
         Ok(Totp::new(config, secret))
     }
 
@@ -360,7 +360,10 @@ impl Machine {
         now: u64,
     ) -> Result<(Replacement, EnrollmentTicket), FlowError> {
         let base = self.config.totp;
-        let secret = Secret::generate_for(base.algorithm()).map_err(FlowError::Rng)?;
+        let secret = Secret::generate_for(base.algorithm()).map_err(|e| match e {
+            SecretError::Rng(e) => InternalError::Rng(e),
+            _ => InternalError::CorruptRecord("TOTP algorithm"),
+        })?;
         let totp = TotpParams {
             algorithm: base.algorithm(),
             digits: base.digits(),
@@ -483,15 +486,12 @@ impl Machine {
             .with_algorithm(totp.algorithm)
             .with_digits(totp.digits)
             .with_period(totp.period)
-            .map_err(|_| FlowError::CorruptRecord("TOTP parameters"))?;
+            .map_err(|_| InternalError::CorruptRecord("TOTP parameters"))?;
         let uri = KeyUri::totp(&secret, Some(&self.config.issuer), account, &config)
             .map_err(FlowError::InvalidAccountName)?;
-        let uri_text = uri.expose_uri();
-        let qr_svg = Qr::new(&uri_text).map_err(FlowError::Qr)?.to_svg();
         Ok(EnrollmentTicket {
             secret: uri.secret().expose_base32(),
-            uri: uri_text,
-            qr_svg,
+            uri: uri.expose_uri(),
             expires_at,
         })
     }
@@ -571,8 +571,8 @@ impl Machine {
 
     fn issue_recovery(&self) -> Result<(RecoveryCodes, RecoverySet), FlowError> {
         let (key_id, key) = self.keys.current_recovery_key();
-        let (codes, hashes) = recovery::issue(self.config.recovery_codes, key)
-            .map_err(|e| FlowError::Key(crate::keys::KeyError::Rng(e)))?;
+        let (codes, hashes) =
+            recovery::issue(self.config.recovery_codes, key).map_err(InternalError::Rng)?;
         Ok((codes, RecoverySet { key_id, hashes }))
     }
 

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use totp_core::CodeError;
+use totp_core::{CodeError, Qr, QrError};
 use zeroize::Zeroizing;
 
 use crate::recovery::{RecoveryCodeError, RecoveryCodes};
@@ -134,7 +134,6 @@ pub struct Enrolled {
 pub struct EnrollmentTicket {
     pub(crate) uri: Zeroizing<String>,
     pub(crate) secret: Zeroizing<String>,
-    pub(crate) qr_svg: String,
     pub(crate) expires_at: u64,
 }
 
@@ -160,10 +159,16 @@ impl EnrollmentTicket {
     }
 
     /// The QR code of the URI as an SVG document (white background, quiet
-    /// zone), ready to inline in HTML. As sensitive as the URI.
-    #[must_use]
-    pub fn qr_svg(&self) -> &str {
-        &self.qr_svg
+    /// zone), ready to inline in HTML, rendered on each call (a page that
+    /// shows the URI its own way never pays for it). As sensitive as the
+    /// URI.
+    ///
+    /// # Errors
+    ///
+    /// [`QrError`] if the URI does not fit a QR code, which an account
+    /// name the URI accepts does not cause.
+    pub fn qr_svg(&self) -> Result<String, QrError> {
+        Ok(Qr::new(&self.uri)?.to_svg())
     }
 
     /// When the enrollment stops being confirmable (Unix seconds).

@@ -135,6 +135,15 @@ impl Error {
     }
 }
 
+/// A QR code that could not be rendered
+/// ([`EnrollmentTicket::qr_svg`](mfa_flow::EnrollmentTicket::qr_svg)) is
+/// an internal fault.
+impl From<mfa_flow::totp_core::QrError> for Error {
+    fn from(e: mfa_flow::totp_core::QrError) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
 impl From<tower_sessions::session::Error> for Error {
     fn from(e: tower_sessions::session::Error) -> Self {
         Self::Session(e)

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use mfa_flow::{Login, StateKind};
 use serde::Deserialize;
 
+use crate::error::Error;
 use crate::extract::MfaSession;
 use crate::json::accepted;
 use crate::mfa::Mfa;
@@ -106,7 +107,7 @@ async fn begin(
         .enrollment()
         .await
         .map_err(IntoResponse::into_response)?;
-    Ok(ticket_json(&enrollment))
+    ticket_json(&enrollment).map_err(IntoResponse::into_response)
 }
 
 async fn begin_replacement(
@@ -117,7 +118,7 @@ async fn begin_replacement(
         .replacement()
         .await
         .map_err(IntoResponse::into_response)?;
-    Ok(ticket_json(&replacement))
+    ticket_json(&replacement).map_err(IntoResponse::into_response)
 }
 
 async fn confirm_replacement(
@@ -140,16 +141,16 @@ async fn cancel_replacement(
 }
 
 /// A new secret's QR code, key and expiry.
-fn ticket_json(enrollment: &Enrollment) -> Response {
+fn ticket_json(enrollment: &Enrollment) -> Result<Response, Error> {
     let ticket = &enrollment.ticket;
-    Json(serde_json::json!({
+    Ok(Json(serde_json::json!({
         "otpauth_uri": ticket.expose_uri(),
         "secret": ticket.expose_secret(),
-        "qr_svg": ticket.qr_svg(),
+        "qr_svg": ticket.qr_svg()?,
         "expires_at": ticket.expires_at(),
         "expires_in": enrollment.expires_in,
     }))
-    .into_response()
+    .into_response())
 }
 
 async fn confirm(mut mfa: MfaSession, Json(body): Json<CodeBody>) -> Result<Response, Response> {

@@ -257,15 +257,19 @@ struct CodeForm {
     recovery: Option<String>,
 }
 
-fn enrollment_form(enrollment: &Enrollment, error: Option<&str>) -> Markup {
+fn enrollment_form(enrollment: &Enrollment, error: Option<&str>) -> Response {
     let ticket = &enrollment.ticket;
+    let qr_svg = match ticket.qr_svg() {
+        Ok(svg) => svg,
+        Err(e) => return failure(&e.into()),
+    };
     page(
         "Set up two-factor authentication",
         html! {
             @if let Some(error) = error { p role="alert" { (error) } }
             p { "Scan this QR code with your authenticator app, then enter the code it shows." }
             // The SVG comes from totp-core, not from the user.
-            (PreEscaped(ticket.qr_svg()))
+            (PreEscaped(qr_svg))
             details {
                 summary { "Can't scan?" }
                 p { "Enter this key in your app: " code id="secret" { (ticket.expose_secret()) } }
@@ -277,6 +281,7 @@ fn enrollment_form(enrollment: &Enrollment, error: Option<&str>) -> Markup {
             }
         },
     )
+    .into_response()
 }
 
 /// The pending QR code again (a reload shows the same one), or a new one.

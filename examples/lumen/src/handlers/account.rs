@@ -160,10 +160,11 @@ pub(super) async fn replace_form(mfa: MfaSession, notice: Notice, refusal: Refus
     let text = refusal.shown(&mfa, CodePage::Replacement).await?;
     let csrf = csrf_token(mfa.session()).await?;
     let uri = replacement.ticket.expose_uri();
+    let qr_svg = replacement.ticket.qr_svg().map_err(mfa_broken)?;
     let view = Enrollment {
         purpose: Purpose::Replacement,
         uri,
-        qr_svg: replacement.ticket.qr_svg(),
+        qr_svg: &qr_svg,
         secret: replacement.ticket.expose_secret(),
         account: &replacement.account,
         issuer: &replacement.issuer,

@@ -28,10 +28,11 @@ async fn enroll_page(mfa: &MfaSession, refusal: &Refused) -> Page {
         can_postpone: mfa.policy().await == Policy::Optional,
     };
     let uri = enrollment.ticket.expose_uri();
+    let qr_svg = enrollment.ticket.qr_svg().map_err(mfa_broken)?;
     let view = Enrollment {
         purpose,
         uri,
-        qr_svg: enrollment.ticket.qr_svg(),
+        qr_svg: &qr_svg,
         secret: enrollment.ticket.expose_secret(),
         account: &enrollment.account,
         issuer: &enrollment.issuer,
