@@ -49,9 +49,10 @@ pub enum Error {
     /// The application could not tell who is signed in.
     #[error("the signed-in user could not be read")]
     Identity(#[source] BoxError),
-    /// The session store failed.
+    /// The session store failed (a `tower_sessions::session::Error`,
+    /// boxed so that this type names no tower-sessions version).
     #[error("the session store failed")]
-    Session(#[source] tower_sessions::session::Error),
+    Session(#[source] BoxError),
     /// The MFA store failed.
     #[error("the MFA store is unavailable")]
     Store(#[source] BoxError),
@@ -146,7 +147,7 @@ impl From<mfa_flow::totp_core::QrError> for Error {
 
 impl From<tower_sessions::session::Error> for Error {
     fn from(e: tower_sessions::session::Error) -> Self {
-        Self::Session(e)
+        Self::Session(Box::new(e))
     }
 }
 

@@ -139,9 +139,10 @@ pub enum SessionIdentityError {
     /// No session on the request.
     #[error("no session on the request: is tower_sessions::SessionManagerLayer installed?")]
     SessionLayerMissing,
-    /// The session store failed.
+    /// The session store failed (a `tower_sessions::session::Error`,
+    /// boxed so that this type names no tower-sessions version).
     #[error("the session store failed")]
-    Session(#[source] tower_sessions::session::Error),
+    Session(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Identity for SessionIdentity {
@@ -158,7 +159,7 @@ impl Identity for SessionIdentity {
             let id: Option<String> = session
                 .get(key)
                 .await
-                .map_err(SessionIdentityError::Session)?;
+                .map_err(|e| SessionIdentityError::Session(Box::new(e)))?;
             Ok(id.map(UserId))
         }
     }
