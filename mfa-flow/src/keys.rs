@@ -15,7 +15,7 @@ const SECRET_AAD: &[u8] = b"mfa-flow/totp-secret/v1\0";
 /// HKDF info strings: one application key yields independent subkeys.
 const SEALING_INFO: &[u8] = b"mfa-flow/sealing-key/v1";
 const RECOVERY_INFO: &[u8] = b"mfa-flow/recovery-hash-key/v1";
-const CHECK_INFO: &[u8] = b"mfa-flow/key-check/v1";
+const CHECK_INFO: &[u8] = b"mfa-flow/key-check/v2";
 const ID_INFO: &[u8] = b"mfa-flow/key-id/v1";
 
 /// Why a key could not be used.
@@ -28,8 +28,7 @@ pub enum KeyError {
     /// Key material in text must be 64 hex digits (32 bytes).
     #[error("an application key in text is 64 hex digits")]
     NotHex,
-    /// The environment variable that should hold the key is not set (or
-    /// is not UTF-8). Its value is never part of the message.
+    /// The environment variable that should hold the key is not set.
     #[error("the environment variable {0} holding the application key is not set")]
     NotInEnvironment(String),
     /// Two keys in one keyring share an id.
@@ -65,10 +64,12 @@ pub struct AppKey {
     check: KeyCheck,
 }
 
-/// A keyed fingerprint of an application key's material: the same for the
-/// same 32 bytes, unrelated for any other, and no help in finding the key.
-/// Record it beside the data at first start and compare at every start, so
-/// a lost or replaced key is found before it turns valid codes away.
+/// A keyed fingerprint of an application key (its material and its id):
+/// the same for the same 32 bytes under the same id, unrelated for any
+/// other, and no help in finding the key. Record it beside the data at
+/// first start and compare at every start, so a lost or replaced key — or
+/// the same bytes under another id, which derive other subkeys — is found
+/// before it turns valid codes away.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyCheck([u8; 16]);
 
@@ -92,15 +93,20 @@ impl fmt::Display for KeyCheck {
     }
 }
 
-/// The check value and the derived id of key material (salt-free HKDF, so
-/// both depend on the material alone).
-fn identity_of(material: &[u8]) -> (KeyCheck, u32) {
-    let hkdf = Hkdf::<Sha256>::new(None, material);
-    let mut check = [0u8; 16];
+/// The id derived from key material (salt-free HKDF: the material alone).
+fn derived_id(material: &[u8]) -> u32 {
     let mut id = [0u8; 4];
-    expand(&hkdf, CHECK_INFO, &mut check);
-    expand(&hkdf, ID_INFO, &mut id);
-    (KeyCheck(check), u32::from_be_bytes(id))
+    expand(&Hkdf::<Sha256>::new(None, material), ID_INFO, &mut id);
+    u32::from_be_bytes(id)
+}
+
+/// The check value of key material under `id` (the id is part of the key:
+/// it salts the subkeys).
+fn check_of(id: u32, material: &[u8]) -> KeyCheck {
+    let mut check = [0u8; 16];
+    let info = [CHECK_INFO, &id.to_be_bytes()].concat();
+    expand(&Hkdf::<Sha256>::new(None, material), &info, &mut check);
+    KeyCheck(check)
 }
 
 /// HKDF-Expand into `out`, at most 32 bytes here.
@@ -114,7 +120,11 @@ fn expand(hkdf: &Hkdf<Sha256>, info: &[u8], out: &mut [u8]) {
 }
 
 impl AppKey {
-    /// Derives the subkeys from 32 bytes of key material.
+    /// Derives the subkeys from 32 bytes of key material under `id`. The id
+    /// is part of the key: the same bytes under another id derive other
+    /// subkeys (and another [`KeyCheck`]). Prefer
+    /// [`AppKey::from_hex`]/[`AppKey::from_env`], whose id comes from the
+    /// material.
     ///
     /// # Errors
     ///
@@ -128,7 +138,7 @@ impl AppKey {
         let mut recovery = Zeroizing::new([0u8; 32]);
         expand(&hkdf, SEALING_INFO, sealing.as_mut_slice());
         expand(&hkdf, RECOVERY_INFO, recovery.as_mut_slice());
-        let (check, _) = identity_of(material);
+        let check = check_of(id, material);
         Ok(Self {
             id,
             sealing,
@@ -149,8 +159,7 @@ impl AppKey {
         if material.len() != 32 {
             return Err(KeyError::WrongLength);
         }
-        let (_, id) = identity_of(material);
-        Self::from_bytes(id, material)
+        Self::from_bytes(derived_id(material), material)
     }
 
     /// 32 bytes of key material from 64 hex digits (either case; spaces
@@ -200,12 +209,20 @@ impl AppKey {
     ///
     /// # Errors
     ///
-    /// [`KeyError::NotInEnvironment`] when the variable is not set (or not
-    /// UTF-8), [`KeyError::NotHex`] when it holds something else.
+    /// [`KeyError::NotInEnvironment`] when the variable is not set,
+    /// [`KeyError::NotHex`] when it holds anything but 64 hex digits.
+    ///
+    /// The key stays in the process's environment, where child processes
+    /// inherit it: start none, or remove it from theirs.
     pub fn from_env(name: &str) -> Result<Self, KeyError> {
-        let text = Zeroizing::new(
-            std::env::var(name).map_err(|_| KeyError::NotInEnvironment(name.to_owned()))?,
-        );
+        let text = match std::env::var(name) {
+            Ok(text) => Zeroizing::new(text),
+            // Set, but not text: not a key either.
+            Err(std::env::VarError::NotUnicode(_)) => return Err(KeyError::NotHex),
+            Err(std::env::VarError::NotPresent) => {
+                return Err(KeyError::NotInEnvironment(name.to_owned()));
+            }
+        };
         Self::from_hex(&text)
     }
 
@@ -465,11 +482,14 @@ mod tests {
     }
 
     #[test]
-    fn check_values_and_derived_ids_depend_on_the_material_alone() {
+    fn check_values_depend_on_material_and_id_and_derived_ids_on_the_material() {
         let a = AppKey::from_bytes_with_derived_id(&[5; 32]).unwrap();
-        let again = AppKey::from_bytes(7, &[5; 32]).unwrap();
+        let again = AppKey::from_bytes(a.id(), &[5; 32]).unwrap();
         let b = AppKey::from_bytes_with_derived_id(&[6; 32]).unwrap();
         assert_eq!(a.check(), again.check());
+        // The same bytes under another id derive other subkeys: another check.
+        let other_id = AppKey::from_bytes(a.id() ^ 1, &[5; 32]).unwrap();
+        assert_ne!(a.check(), other_id.check());
         assert_ne!(a.check(), b.check());
         assert_ne!(a.id(), b.id());
         assert_eq!(

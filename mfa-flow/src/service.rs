@@ -164,7 +164,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     /// # Errors
     ///
     /// [`FlowError::AlreadyEnrolled`] for an active user;
-    /// [`FlowError::InvalidAccountName`]; store errors.
+    /// [`FlowError::InvalidAccountName`]; [`FlowError::Internal`] (the RNG);
+    /// store errors.
     pub async fn begin_enrollment(
         &self,
         user: &str,
@@ -184,8 +185,9 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] if the
-    /// sealed secret does not open or `account` is not a valid account name.
+    /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] with
+    /// [`FlowError::Internal`] if the sealed secret does not open, or
+    /// [`FlowError::InvalidAccountName`].
     pub async fn resume_enrollment(
         &self,
         user: &str,
@@ -207,7 +209,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     /// # Errors
     ///
     /// [`FlowError::NotEnrolled`] unless the user is active;
-    /// [`FlowError::InvalidAccountName`]; store errors.
+    /// [`FlowError::InvalidAccountName`]; [`FlowError::Internal`] (the RNG);
+    /// store errors.
     pub async fn begin_replacement(
         &self,
         user: &str,
@@ -224,8 +227,9 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] if the
-    /// sealed secret does not open or `account` is not a valid account name.
+    /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] with
+    /// [`FlowError::Internal`] if the sealed secret does not open, or
+    /// [`FlowError::InvalidAccountName`].
     pub async fn resume_replacement(
         &self,
         user: &str,
@@ -259,7 +263,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     /// # Errors
     ///
     /// [`FlowError::NoPendingReplacement`] when no replacement is pending;
-    /// store and key errors.
+    /// [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
     pub async fn confirm_replacement(
         &self,
         user: &str,
@@ -278,7 +282,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NoPendingEnrollment`]; store and key errors.
+    /// [`FlowError::NoPendingEnrollment`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
     pub async fn confirm_enrollment(
         &self,
         user: &str,
@@ -296,7 +300,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NotEnrolled`]; store and key errors.
+    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
     pub async fn login(
         &self,
         user: &str,
@@ -312,7 +316,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NotEnrolled`]; store and key errors.
+    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
     pub async fn verify_code(
         &self,
         user: &str,
@@ -326,7 +330,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NotEnrolled`]; store and key errors.
+    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
     pub async fn use_recovery_code(
         &self,
         user: &str,
@@ -355,7 +359,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NotEnrolled`]; store and key errors.
+    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
     pub async fn regenerate_recovery_codes(
         &self,
         user: &str,

@@ -17,7 +17,8 @@ pub const MAX_HOTP_LOOK_AHEAD: u8 = 100;
 #[non_exhaustive]
 pub struct Matched {
     /// The time step (TOTP) or counter (HOTP) whose code matched. Store it
-    /// and pass it back as `last_step` so the code cannot be used again.
+    /// and pass it back as `Some(step)`, the `last_step` of
+    /// [`Totp::verify_after`], so the code cannot be used again.
     pub step: u64,
     /// How far the match was from the expected step: negative behind it (the
     /// user's clock is slow or the code was entered late), positive ahead.
