@@ -13,11 +13,6 @@ extern crate std;
 #[cfg(all(feature = "std", not(test)))]
 extern crate std;
 
-/// The workspace README's quick start, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct WorkspaceReadme;
-
 mod algorithm;
 mod code;
 mod mac;
