@@ -759,6 +759,19 @@ async fn every_page_fits_phones_and_desktops_and_passes_axe() {
     assert_eq!(email.len(), 254);
     s.goto("/login").await;
     check_page(&s.client, "sign-in", axe).await;
+    // A refused form is its own page (Post/Redirect/Get), the long address
+    // typed shown again.
+    fill(&s.client, "input[name=email]", &email).await;
+    fill(&s.client, "input[name=password]", "not the password").await;
+    s.submit().await;
+    wait_for_path(&s.client, "/login", PATIENCE).await;
+    element(&s.client, "#login-error").await;
+    check_page(&s.client, "sign-in-refused", axe).await;
+    s.register(&email, "1", true).await;
+    fill(&s.client, "input[name=name]", " ").await;
+    s.submit().await;
+    element(&s.client, "#name-error").await;
+    check_page(&s.client, "register-refused", axe).await;
     s.register(&email, "1", true).await;
     check_page(&s.client, "register", axe).await;
     s.submit().await;
@@ -782,6 +795,10 @@ async fn every_page_fits_phones_and_desktops_and_passes_axe() {
     check_page(&s.client, "account", axe).await;
     s.goto("/account/authentication").await;
     check_page(&s.client, "authentication", axe).await;
+    fill(&s.client, "#regenerate-code", "000000").await;
+    click(&s.client, "#regenerate button[type=submit]").await;
+    element(&s.client, "#regenerate-code-error").await;
+    check_page(&s.client, "authentication-refused", axe).await;
     s.goto("/account/mfa/replace").await;
     check_page(&s.client, "replace", axe).await;
     clock.advance(11 * 60);
