@@ -178,10 +178,12 @@ pub enum DecodeError {
 impl MfaRecord {
     /// Encodes the record in the stored format.
     #[must_use]
+    #[expect(
+        clippy::expect_used,
+        reason = "serialising plain structs of strings and integers cannot fail; an empty record would be worse than a panic"
+    )]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let stored = Stored::from(self);
-        // Serialising plain structs of strings and integers cannot fail.
-        serde_json::to_vec(&stored).unwrap_or_default()
+        serde_json::to_vec(&Stored::from(self)).expect("a record serialises")
     }
 
     /// Decodes a stored record.

@@ -164,10 +164,14 @@ impl Code {
 
     /// The code as text, e.g. `"094287"`.
     #[must_use]
+    #[expect(
+        clippy::indexing_slicing,
+        clippy::expect_used,
+        reason = "digits are 6 to 8 of the 8 ASCII digits `new` wrote"
+    )]
     pub fn as_str(&self) -> &str {
-        let n = usize::from(self.digits.get());
-        let digits = self.text.get(..n).unwrap_or_default();
-        core::str::from_utf8(digits).unwrap_or_default()
+        let digits = &self.text[..usize::from(self.digits.get())];
+        core::str::from_utf8(digits).expect("a code is ASCII digits")
     }
 
     /// The code as a number (leading zeros are lost; see [`Code::as_str`]).

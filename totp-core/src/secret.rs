@@ -192,7 +192,11 @@ impl Secret {
         if let Some(last) = n.checked_sub(1).and_then(|i| symbols.get_mut(i)) {
             *last = without_trailing_bits(*last, n);
         }
-        let symbols = symbols.get(..n).unwrap_or_default();
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "n counts the symbols stored, each into a slot that existed"
+        )]
+        let symbols = &symbols[..n];
         let len = BASE32_NOPAD
             .decode_len(n)
             .map_err(|_| SecretError::InvalidLength)?;
@@ -220,8 +224,12 @@ impl Secret {
         })
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "len is at most MAX_SECRET_LEN, checked by every constructor"
+    )]
     fn bytes_mut(&mut self) -> &mut [u8] {
-        self.bytes.get_mut(..self.len).unwrap_or_default()
+        &mut self.bytes[..self.len]
     }
 
     /// The key length in bytes.
@@ -238,8 +246,12 @@ impl Secret {
     /// keep copies that outlive the `Secret`; seal it before it reaches
     /// storage.
     #[must_use]
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "len is at most MAX_SECRET_LEN, checked by every constructor"
+    )]
     pub fn expose_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+        &self.bytes[..self.len]
     }
 
     /// The key as upper-case unpadded base32, the form authenticator apps take
