@@ -292,11 +292,12 @@ impl Machine {
                             next.throttle = Throttle::default();
                             return Ok(Ok((Passed::Recovery { remaining }, next)));
                         }
-                        // During a lock a wrong recovery code is refused
-                        // but not counted: counting it would let whoever
-                        // has the password drive TOTP to its hard lock in
-                        // seconds, and 117 bits need no budget.
-                        _ if Self::locked(&record.throttle, now).is_some() => {
+                        // During a lock, timed or hard, a wrong recovery
+                        // code is refused but not counted: counting it
+                        // would let whoever has the password drive TOTP to
+                        // its hard lock in seconds (or past it), and 117
+                        // bits need no budget.
+                        _ if self.totp_locked(&record.throttle, now).is_some() => {
                             return Ok(Err(Refused {
                                 write: None,
                                 refusal: Refusal::Invalid,

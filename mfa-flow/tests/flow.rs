@@ -304,6 +304,16 @@ async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
         service.login(USER, &code(&app, &clock)).await.unwrap(),
         Outcome::Locked { until: None }
     );
+    // A wrong (or used) recovery code is refused and, as during a timed
+    // lock, not counted: the failures stay at the hard lock's budget.
+    let fake = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23";
+    for _ in 0..3 {
+        assert_eq!(
+            service.use_recovery_code(USER, fake).await.unwrap(),
+            Outcome::Invalid
+        );
+    }
+    assert_eq!(service.status(USER).await.unwrap().failures, 100);
     // A recovery code lifts it.
     assert!(logs_in(&service, &codes[0]).await);
     assert!(!service.status(USER).await.unwrap().hard_locked);
