@@ -1545,6 +1545,47 @@ async fn a_lock_on_the_account_tab_points_to_recovery_codes(backend: Backend) {
     assert!(!old.body.contains("aria-invalid"), "{}", old.body);
 }
 
+/// The enrollment page names the common apps in numbered steps and offers
+/// the key with a Copy button; the recovery codes come with Print, Copy and
+/// Download, and "I have saved these codes" before going on.
+async fn enrollment_and_codes_pages_offer_their_controls(backend: Backend) {
+    let Some(test) = app(backend).await else {
+        return;
+    };
+    let mut client = Client::new(&test);
+    client.register("ada@example.com", NORMAL, true).await;
+    client.sign_in("ada@example.com", PASSWORD).await;
+    let page = client.get("/mfa/enroll").await;
+    assert!(page.body.contains("<ol class=\"steps\">"), "{}", page.body);
+    for app in [
+        "Google Authenticator",
+        "Microsoft Authenticator",
+        "1Password",
+        "Bitwarden",
+        "Authy",
+        "browser",
+    ] {
+        assert!(page.body.contains(app), "{app}");
+    }
+    assert!(page.body.contains("id=\"copy-secret\""));
+    assert!(page.body.contains("href=\"otpauth://totp/"));
+    let app = authenticator(&page.secret());
+    client
+        .submit(
+            "/mfa/enroll",
+            "/mfa/enroll",
+            &[("code", &code(&app, &test.clock))],
+        )
+        .await;
+    let codes = client.get("/account/recovery-codes").await;
+    for control in ["print-codes", "copy-codes", "download-codes", "saved"] {
+        assert!(
+            codes.body.contains(&format!("id=\"{control}\"")),
+            "{control}"
+        );
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1579,6 +1620,7 @@ on_both_backends!(
     errors_sit_at_their_fields,
     refused_codes_redirect_to_pages_that_reload_without_counting,
     a_lock_on_the_account_tab_points_to_recovery_codes,
+    enrollment_and_codes_pages_offer_their_controls,
 );
 
 /// The load test's pair of routes exist only when asked for, and differ
