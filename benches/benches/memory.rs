@@ -61,7 +61,7 @@ fn main() {
     println!(
         "memory store: {per_user:.0} heap bytes per enrolled user \
          ({USERS} users, 10 recovery codes each, 13-byte user ids; \
-         plus {} bytes of MfaRecord inline in each map slot, counted above)",
-        std::mem::size_of::<mfa_flow::MfaRecord>()
+         plus {} bytes of StoredRecord inline in each map slot, counted above)",
+        std::mem::size_of::<mfa_flow::StoredRecord>()
     );
 }

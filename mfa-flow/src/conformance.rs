@@ -25,10 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use totp_core::{Secret, Totp, TotpConfig};
 
+use crate::keys::SealedSecret;
+use crate::record::{MfaRecord, MfaState, RecoverySet, Replacement, Throttle, TotpParams};
 use crate::{
-    AppKey, Keyring, Login, ManualClock, MfaConfig, MfaRecord, MfaService, MfaState, Outcome,
-    RecoverySet, Replacement, Saved, SealedSecret, StateKind, Store, Throttle, ThrottleConfig,
-    TotpParams,
+    AppKey, Keyring, Login, ManualClock, MfaConfig, MfaService, Outcome, Saved, StateKind, Store,
+    StoredRecord, ThrottleConfig,
 };
 
 /// Generates one `#[tokio::test]` per conformance check. The argument is an
@@ -116,6 +117,13 @@ fn active_record(version: u64) -> MfaRecord {
     }
 }
 
+/// A loaded record as mfa-flow reads it; none reads as the default.
+fn decode(stored: Option<StoredRecord>) -> MfaRecord {
+    stored.map_or_else(MfaRecord::default, |s| {
+        MfaRecord::decode(&s).expect("the store gave back what it was given")
+    })
+}
+
 /// Loading a user with no record gives `None`.
 pub async fn load_missing<S: Store>(handles: &[S]) {
     let u = user("load-missing");
@@ -130,12 +138,13 @@ pub async fn insert_and_load<S: Store>(handles: &[S]) {
         version: 1,
         ..MfaRecord::default()
     };
+    let stored = record.encode();
     assert_eq!(
-        handle(handles, 0).save(&u, &record).await.unwrap(),
+        handle(handles, 0).save(&u, &stored).await.unwrap(),
         Saved::Stored
     );
     for h in handles {
-        assert_eq!(h.load(&u).await.unwrap(), Some(record.clone()));
+        assert_eq!(h.load(&u).await.unwrap(), Some(stored.clone()));
     }
 }
 
@@ -145,27 +154,27 @@ pub async fn compare_and_swap<S: Store>(handles: &[S]) {
     let h = handle(handles, 0);
     let mut r = MfaRecord::default();
     // Version 0 is never stored; skipping a version is a conflict.
-    assert_eq!(h.save(&u, &r).await.unwrap(), Saved::Conflict);
+    assert_eq!(h.save(&u, &r.encode()).await.unwrap(), Saved::Conflict);
     r.version = 2;
-    assert_eq!(h.save(&u, &r).await.unwrap(), Saved::Conflict);
+    assert_eq!(h.save(&u, &r.encode()).await.unwrap(), Saved::Conflict);
     r.version = 1;
-    assert_eq!(h.save(&u, &r).await.unwrap(), Saved::Stored);
+    assert_eq!(h.save(&u, &r.encode()).await.unwrap(), Saved::Stored);
     // A second insert of version 1 (a racing first write) loses.
     assert_eq!(
-        handle(handles, 1).save(&u, &r).await.unwrap(),
+        handle(handles, 1).save(&u, &r.encode()).await.unwrap(),
         Saved::Conflict
     );
     r.version = 2;
     r.throttle.failures = 1;
     assert_eq!(
-        handle(handles, 1).save(&u, &r).await.unwrap(),
+        handle(handles, 1).save(&u, &r.encode()).await.unwrap(),
         Saved::Stored
     );
     // A stale writer (also expecting version 1) loses and changes nothing.
     let mut stale = r.clone();
     stale.throttle.failures = 0;
-    assert_eq!(h.save(&u, &stale).await.unwrap(), Saved::Conflict);
-    assert_eq!(h.load(&u).await.unwrap(), Some(r));
+    assert_eq!(h.save(&u, &stale.encode()).await.unwrap(), Saved::Conflict);
+    assert_eq!(h.load(&u).await.unwrap(), Some(r.encode()));
 }
 
 /// Deletes happen only at the expected version.
@@ -177,9 +186,9 @@ pub async fn delete_by_version<S: Store>(handles: &[S]) {
         version: 1,
         ..MfaRecord::default()
     };
-    assert_eq!(h.save(&u, &r).await.unwrap(), Saved::Stored);
+    assert_eq!(h.save(&u, &r.encode()).await.unwrap(), Saved::Stored);
     assert_eq!(h.delete(&u, 2).await.unwrap(), Saved::Conflict);
-    assert_eq!(h.load(&u).await.unwrap(), Some(r));
+    assert_eq!(h.load(&u).await.unwrap(), Some(r.encode()));
     assert_eq!(
         handle(handles, 1).delete(&u, 1).await.unwrap(),
         Saved::Stored
@@ -192,8 +201,8 @@ pub async fn exact_round_trip<S: Store>(handles: &[S]) {
     let u = user("round-trip");
     let h = handle(handles, 0);
     let r = active_record(1);
-    assert_eq!(h.save(&u, &r).await.unwrap(), Saved::Stored);
-    assert_eq!(handle(handles, 1).load(&u).await.unwrap(), Some(r));
+    assert_eq!(h.save(&u, &r.encode()).await.unwrap(), Saved::Stored);
+    assert_eq!(handle(handles, 1).load(&u).await.unwrap(), Some(r.encode()));
 }
 
 /// 64 tasks spread over the handles each add one to a counter with
@@ -206,11 +215,11 @@ pub async fn concurrent_increments<S: Store + Clone + 'static>(handles: &[S]) {
         let u = Arc::clone(&u);
         tasks.spawn(async move {
             loop {
-                let current = h.load(&u).await.unwrap().unwrap_or_default();
+                let current = decode(h.load(&u).await.unwrap());
                 let mut next = current.clone();
                 next.version = current.version + 1;
                 next.throttle.failures += 1;
-                if h.save(&u, &next).await.unwrap() == Saved::Stored {
+                if h.save(&u, &next.encode()).await.unwrap() == Saved::Stored {
                     break;
                 }
             }
@@ -219,7 +228,7 @@ pub async fn concurrent_increments<S: Store + Clone + 'static>(handles: &[S]) {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    let r = handle(handles, 0).load(&u).await.unwrap().unwrap();
+    let r = decode(handle(handles, 0).load(&u).await.unwrap());
     assert_eq!((r.version, r.throttle.failures), (64, 64));
 }
 

@@ -1,6 +1,7 @@
 use totp_core::UriError;
 
 use crate::keys::OpenError;
+use crate::record::DecodeError;
 
 /// Why an operation could not run, apart from the store. None of these is a
 /// wrong code: those are [`Outcome`](crate::Outcome)s.
@@ -31,7 +32,7 @@ pub enum FlowError {
     #[error("the account name cannot be used in an authenticator app")]
     InvalidAccountName(#[source] UriError),
     /// A fault inside: a secret that does not open, the random number
-    /// generator, or a stored record with unusable values.
+    /// generator, or a stored record that cannot be read.
     #[error("an internal MFA operation failed")]
     Internal(#[source] InternalError),
 }
@@ -69,16 +70,18 @@ pub enum InternalError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Rng(#[source] getrandom::Error),
-    /// A stored record holds values that cannot be used; names what.
-    #[error("the stored record has unusable {0}")]
-    CorruptRecord(&'static str),
+    /// The stored record cannot be read: not the stored format, a format
+    /// this version does not read, an impossible value, or a version that
+    /// is not the one the store kept beside it.
+    #[error("the stored MFA record is corrupt")]
+    CorruptRecord(#[source] DecodeError),
 }
 
 /// An error from an [`MfaService`](crate::MfaService) operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MfaError<E: std::error::Error + 'static> {
-    /// The store failed (unreachable, timed out, corrupt data).
+    /// The store failed (unreachable, timed out).
     #[error("the MFA store is unavailable")]
     Store(#[source] E),
     /// Concurrent writes kept winning for the whole retry budget.

@@ -399,7 +399,7 @@ fn aad(user: &str) -> Vec<u8> {
 /// bound to its user id as associated data. GCM-SIV stays safe if a random
 /// nonce ever repeats (it then reveals only that two seals were equal).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SealedSecret {
+pub(crate) struct SealedSecret {
     pub(crate) key_id: u32,
     pub(crate) nonce: [u8; 12],
     pub(crate) ciphertext: Vec<u8>,
@@ -407,8 +407,8 @@ pub struct SealedSecret {
 
 impl SealedSecret {
     /// The id of the key it is sealed under.
-    #[must_use]
-    pub fn key_id(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn key_id(&self) -> u32 {
         self.key_id
     }
 }

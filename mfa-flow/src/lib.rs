@@ -26,17 +26,17 @@ pub mod security {}
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, MfaConfig, ThrottleConfig};
 pub use error::{FlowError, InternalError, MfaError};
-pub use keys::{AppKey, KeyCheck, KeyError, Keyring, OpenError, SealedSecret};
+pub use keys::{AppKey, KeyCheck, KeyError, Keyring, OpenError};
 pub use machine::Login;
 pub use outcome::{
     Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
     Status, Verified,
 };
-pub use record::{
-    DecodeError, MAX_RECORD_LEN, MfaRecord, MfaState, RECORD_FORMAT, RecoverySet, Replacement,
-    Throttle, TotpParams,
-};
+pub use record::DecodeError;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use record::fuzz_decode;
 pub use recovery::{RecoveryCodeError, RecoveryCodes};
 pub use service::{AUDIT_TARGET, MfaService};
-pub use store::{MemoryStore, MemoryStoreError, Saved, Store};
+pub use store::{MemoryStore, MemoryStoreError, Saved, Store, StoredRecord};
 pub use totp_core;

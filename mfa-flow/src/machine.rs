@@ -12,7 +12,9 @@ use crate::outcome::{
     Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
     Status, Verified,
 };
-use crate::record::{MfaRecord, MfaState, RecoverySet, Replacement, Throttle, TotpParams};
+use crate::record::{
+    DecodeError, MfaRecord, MfaState, RecoverySet, Replacement, Throttle, TotpParams,
+};
 use crate::recovery::{self, RecoveryCodes};
 
 /// The result of one transition.
@@ -140,7 +142,9 @@ impl Machine {
             .with_digits(params.digits)
             .with_period(params.period)
             .and_then(|c| c.with_window(base.look_behind(), base.look_ahead()))
-            .map_err(|_| InternalError::CorruptRecord("TOTP parameters"))?;
+            .map_err(|_| {
+                InternalError::CorruptRecord(DecodeError::InvalidField("TOTP parameters"))
+            })?;
         Ok(Totp::new(config, secret))
     }
 
@@ -363,7 +367,7 @@ impl Machine {
         let base = self.config.totp;
         let secret = Secret::generate_for(base.algorithm()).map_err(|e| match e {
             SecretError::Rng(e) => InternalError::Rng(e),
-            _ => InternalError::CorruptRecord("TOTP algorithm"),
+            _ => InternalError::CorruptRecord(DecodeError::InvalidField("TOTP algorithm")),
         })?;
         let totp = TotpParams {
             algorithm: base.algorithm(),
@@ -487,7 +491,9 @@ impl Machine {
             .with_algorithm(totp.algorithm)
             .with_digits(totp.digits)
             .with_period(totp.period)
-            .map_err(|_| InternalError::CorruptRecord("TOTP parameters"))?;
+            .map_err(|_| {
+                InternalError::CorruptRecord(DecodeError::InvalidField("TOTP parameters"))
+            })?;
         let uri = KeyUri::totp(&secret, Some(&self.config.issuer), account, &config)
             .map_err(FlowError::InvalidAccountName)?;
         Ok(EnrollmentTicket {

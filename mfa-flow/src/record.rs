@@ -1,43 +1,6 @@
 //! The per-user record and its stored form.
 //!
-//! # Stored format, version 1
-//!
-//! A record is stored as one UTF-8 JSON object; binary fields are base64
-//! (standard alphabet, padded). Unknown fields are refused, so a record
-//! written by a newer format is never half-read.
-//!
-//! ```json
-//! {
-//!   "format": 1,
-//!   "version": 7,
-//!   "state": {
-//!     "kind": "active",
-//!     "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<ciphertext, then 16-byte tag>" },
-//!     "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
-//!     "confirmed_at": 1700000000,
-//!     "last_step": 56666666,
-//!     "replacement": {
-//!       "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<…>" },
-//!       "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
-//!       "expires_at": 1700000180
-//!     }
-//!   },
-//!   "throttle": { "failures": 0, "locked_until": null },
-//!   "recovery": { "key": 2, "hashes": ["<32 bytes>", "..."] }
-//! }
-//! ```
-//!
-//! `state.kind` is `disabled`, `requested`, `pending` (with `secret`, `totp`
-//! and `expires_at`) or `active` (as above; `replacement`, a new app's
-//! secret waiting for its first code, only while one is pending: it is
-//! dropped at the first write after it expires). Times are Unix seconds.
-//!
-//! `replacement` came after the first release of format 1 and is optional:
-//! every record written before it reads the same. A binary older than it
-//! reads a record *with* a replacement as malformed, so finish a rolling
-//! upgrade before users set up new apps.
-//! `recovery` is `null` when no codes are issued; `hashes` holds the unused
-//! codes' HMAC-SHA-256 values under the recovery key derived from `key`.
+//! Its stored format is documented on [`StoredRecord`].
 
 use std::borrow::Cow;
 
@@ -47,28 +10,28 @@ use serde::{Deserialize, Serialize};
 use totp_core::{Algorithm, Digits, TotpConfig};
 
 use crate::keys::SealedSecret;
+use crate::store::StoredRecord;
 
 /// The stored-format version this crate writes and reads.
-pub const RECORD_FORMAT: u32 = 1;
+const RECORD_FORMAT: u32 = 1;
 /// The largest stored record accepted, in bytes; anything larger is corrupt.
-pub const MAX_RECORD_LEN: usize = 64 * 1024;
+const MAX_RECORD_LEN: usize = 64 * 1024;
 
 /// The TOTP parameters a user's authenticator app was set up with, kept per
 /// user so a later change of the service's defaults does not break them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TotpParams {
+pub(crate) struct TotpParams {
     /// The HMAC algorithm.
-    pub algorithm: Algorithm,
+    pub(crate) algorithm: Algorithm,
     /// The number of digits.
-    pub digits: Digits,
+    pub(crate) digits: Digits,
     /// The period, in seconds (at least 1).
-    pub period: u64,
+    pub(crate) period: u64,
 }
 
 /// Where a user is in the MFA life cycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MfaState {
+pub(crate) enum MfaState {
     /// No MFA.
     Disabled,
     /// Opted in (at registration, or made to by policy), not yet set up.
@@ -102,46 +65,46 @@ pub enum MfaState {
 /// A new authenticator app's secret, shown (QR code) and waiting for its
 /// first code, while the active one keeps working.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Replacement {
+pub(crate) struct Replacement {
     /// The sealed new secret.
-    pub secret: SealedSecret,
+    pub(crate) secret: SealedSecret,
     /// Its TOTP parameters.
-    pub totp: TotpParams,
+    pub(crate) totp: TotpParams,
     /// When it stops being confirmable.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
 }
 
 /// Consecutive failures and the lock they caused; shared by TOTP and
 /// recovery codes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     /// Consecutive failed attempts.
-    pub failures: u32,
+    pub(crate) failures: u32,
     /// Attempts are refused until then.
-    pub locked_until: Option<u64>,
+    pub(crate) locked_until: Option<u64>,
 }
 
 /// The unused recovery codes, as keyed hashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecoverySet {
+pub(crate) struct RecoverySet {
     /// The application key whose recovery key made the hashes.
-    pub key_id: u32,
+    pub(crate) key_id: u32,
     /// HMAC-SHA-256 of each unused code.
-    pub hashes: Vec<[u8; 32]>,
+    pub(crate) hashes: Vec<[u8; 32]>,
 }
 
 /// Everything stored for one user, with the version the store compares on
 /// every write.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MfaRecord {
+pub(crate) struct MfaRecord {
     /// The life-cycle state.
-    pub state: MfaState,
+    pub(crate) state: MfaState,
     /// The failure counter and lock.
-    pub throttle: Throttle,
+    pub(crate) throttle: Throttle,
     /// Unused recovery codes, if any were issued.
-    pub recovery: Option<RecoverySet>,
+    pub(crate) recovery: Option<RecoverySet>,
     /// Incremented by every write; 0 means never stored.
-    pub version: u64,
+    pub(crate) version: u64,
 }
 
 impl Default for MfaRecord {
@@ -155,13 +118,14 @@ impl Default for MfaRecord {
     }
 }
 
-/// Why stored bytes are not a record. Stores may hand back anything (a
-/// truncated write, another program's data), so every path is an error,
-/// never a panic.
+/// Why a stored record cannot be read
+/// ([`InternalError::CorruptRecord`](crate::InternalError::CorruptRecord)).
+/// Stores may hand back anything (a truncated write, another program's
+/// data, a row edited by hand), so every path is an error, never a panic.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// Larger than [`MAX_RECORD_LEN`].
+    /// Larger than 64 KiB.
     #[error("the stored record is larger than {MAX_RECORD_LEN} bytes")]
     TooLarge,
     /// Not JSON of the expected shape.
@@ -170,34 +134,79 @@ pub enum DecodeError {
     /// A format this version of the crate does not read.
     #[error("the stored record has format {0}; this crate reads format {RECORD_FORMAT}")]
     UnsupportedFormat(u32),
-    /// A field has an impossible value.
+    /// A field has an impossible value; names which.
     #[error("the stored record has an invalid {0}")]
     InvalidField(&'static str),
+    /// The version the store keeps beside the record is not the one inside
+    /// it.
+    #[error("the store holds version {stored} of a record that says it is version {inside}")]
+    VersionMismatch {
+        /// The version the store gave.
+        stored: u64,
+        /// The version written inside the record.
+        inside: u64,
+    },
 }
 
 impl MfaRecord {
-    /// Encodes the record in the stored format.
-    #[must_use]
+    /// The record in the stored format.
     #[expect(
         clippy::expect_used,
         reason = "serialising plain structs of strings and integers cannot fail; an empty record would be worse than a panic"
     )]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&Stored::from(self)).expect("a record serialises")
+    pub(crate) fn to_text(&self) -> String {
+        serde_json::to_string(&Stored::from(self)).expect("a record serialises")
     }
 
-    /// Decodes a stored record.
-    ///
-    /// # Errors
-    ///
-    /// A [`DecodeError`] for anything that is not a well-formed record of a
-    /// supported format.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_RECORD_LEN {
+    /// The record to hand to a store.
+    #[cfg(any(test, feature = "conformance"))]
+    pub(crate) fn encode(&self) -> StoredRecord {
+        StoredRecord::from_record(self.clone())
+    }
+
+    /// Reads a stored record: the format, every field, and that the version
+    /// the store kept beside it is the one inside it. A record this process
+    /// wrote is its own value.
+    pub(crate) fn decode(stored: &StoredRecord) -> Result<Self, DecodeError> {
+        if let Some(record) = stored.value() {
+            return Ok(record.clone());
+        }
+        let text = stored.as_str();
+        if text.len() > MAX_RECORD_LEN {
             return Err(DecodeError::TooLarge);
         }
-        let stored: Stored = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
-        stored.into_record()
+        let record = serde_json::from_str::<Stored<'_>>(text)
+            .map_err(DecodeError::Malformed)?
+            .into_record()?;
+        if record.version != stored.version() {
+            return Err(DecodeError::VersionMismatch {
+                stored: stored.version(),
+                inside: record.version,
+            });
+        }
+        Ok(record)
+    }
+}
+
+/// For the `record_decode` fuzz target: any text a store could hand back
+/// (with the version it says is inside) is a typed error or a record, never
+/// a panic, and a record re-encodes to one that decodes the same.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[expect(
+    clippy::panic,
+    reason = "a fuzz target reports a broken property by panicking"
+)]
+pub fn fuzz_decode(text: &str) {
+    let version = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64))
+        .unwrap_or(1);
+    if let Ok(record) = MfaRecord::decode(&StoredRecord::new(version, text)) {
+        match MfaRecord::decode(&StoredRecord::new(record.version, record.to_text())) {
+            Ok(again) if again == record => {}
+            other => panic!("re-encoded record differs: {other:?}"),
+        }
     }
 }
 
@@ -564,33 +573,44 @@ mod tests {
         record
     }
 
+    /// Decodes text as version 12, the version of [`active`].
+    fn decode(text: &str) -> Result<MfaRecord, DecodeError> {
+        MfaRecord::decode(&StoredRecord::new(12, text))
+    }
+
+    fn text(record: &MfaRecord) -> String {
+        record.to_text()
+    }
+
     #[test]
     fn round_trips() {
         for record in [MfaRecord::default(), active(), replacing()] {
-            assert_eq!(MfaRecord::from_bytes(&record.to_bytes()).unwrap(), record);
+            let stored = StoredRecord::new(record.version, record.to_text());
+            assert_eq!(MfaRecord::decode(&stored).unwrap(), record);
+            // A record this process wrote reads as its value, and its text is
+            // the same as the one it would store.
+            assert_eq!(MfaRecord::decode(&record.encode()).unwrap(), record);
+            assert_eq!(record.encode(), stored);
         }
     }
 
     #[test]
     fn a_replacement_is_stored_only_while_pending_and_only_when_active() {
-        let json: serde_json::Value = serde_json::from_slice(&active().to_bytes()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text(&active())).unwrap();
         assert!(json["state"].get("replacement").is_none());
-        let text = String::from_utf8(replacing().to_bytes()).unwrap();
+        let text = text(&replacing());
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["state"]["replacement"]["expires_at"], 1_700_000_180);
         assert_eq!(json["state"]["replacement"]["secret"]["key"], 3);
         let pending = text.replace("\"kind\":\"active\"", "\"kind\":\"pending\"");
-        assert!(MfaRecord::from_bytes(pending.as_bytes()).is_err());
+        assert!(decode(&pending).is_err());
         let broken = text.replace("\"key\":3", "\"key\":3,\"extra\":1");
-        assert!(matches!(
-            MfaRecord::from_bytes(broken.as_bytes()),
-            Err(DecodeError::Malformed(_))
-        ));
+        assert!(matches!(decode(&broken), Err(DecodeError::Malformed(_))));
     }
 
     #[test]
     fn documented_shape() {
-        let json: serde_json::Value = serde_json::from_slice(&active().to_bytes()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text(&active())).unwrap();
         assert_eq!(json["format"], 1);
         assert_eq!(json["state"]["kind"], "active");
         assert_eq!(json["state"]["totp"]["algorithm"], "SHA256");
@@ -599,7 +619,7 @@ mod tests {
 
     #[test]
     fn corrupt_bytes_are_typed_errors() {
-        let good = String::from_utf8(active().to_bytes()).unwrap();
+        let good = text(&active());
         let cases = [
             (String::new(), "malformed"),
             ("{".to_owned(), "malformed"),
@@ -619,7 +639,7 @@ mod tests {
             ),
         ];
         for (bytes, what) in cases {
-            let err = MfaRecord::from_bytes(bytes.as_bytes()).unwrap_err();
+            let err = decode(&bytes).unwrap_err();
             let matches = match (&err, what) {
                 (DecodeError::Malformed(_), "malformed") => true,
                 (DecodeError::UnsupportedFormat(2), "format") => true,
@@ -629,8 +649,17 @@ mod tests {
             assert!(matches, "{what}: {err:?}");
         }
         assert!(matches!(
-            MfaRecord::from_bytes(&vec![b' '; MAX_RECORD_LEN + 1]),
+            decode(&" ".repeat(MAX_RECORD_LEN + 1)),
             Err(DecodeError::TooLarge)
+        ));
+        // The version a store keeps beside the record is checked against
+        // the one inside: a row whose version column was edited is refused.
+        assert!(matches!(
+            MfaRecord::decode(&StoredRecord::new(13, good)),
+            Err(DecodeError::VersionMismatch {
+                stored: 13,
+                inside: 12
+            })
         ));
     }
 }

@@ -1,12 +1,12 @@
 use crate::clock::Clock;
 use crate::config::MfaConfig;
-use crate::error::{FlowError, MfaError};
+use crate::error::{FlowError, InternalError, MfaError};
 use crate::keys::Keyring;
 use crate::machine::{Accept, Login, Machine, Step};
 use crate::outcome::{Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status, Verified};
 use crate::record::MfaRecord;
 use crate::recovery::RecoveryCodes;
-use crate::store::{Saved, Store};
+use crate::store::{Saved, Store, StoredRecord};
 
 /// The audit target: every transition emits one `tracing` event here, with
 /// the user, the operation and the outcome, never a code or a secret.
@@ -78,12 +78,11 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     }
 
     async fn load(&self, user: &str) -> Result<MfaRecord, MfaError<S::Error>> {
-        Ok(self
-            .store
-            .load(user)
-            .await
-            .map_err(MfaError::Store)?
-            .unwrap_or_default())
+        match self.store.load(user).await.map_err(MfaError::Store)? {
+            None => Ok(MfaRecord::default()),
+            Some(stored) => MfaRecord::decode(&stored)
+                .map_err(|e| FlowError::Internal(InternalError::CorruptRecord(e)).into()),
+        }
     }
 
     /// Load, transition, compare-and-swap; retried on conflict.
@@ -110,6 +109,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
             next.version = record.version.saturating_add(1);
             Machine::drop_expired_replacement(&mut next, now);
             self.machine.reseal(user, &mut next)?;
+            let next = StoredRecord::from_record(next);
             match self
                 .store
                 .save(user, &next)
@@ -122,7 +122,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
                         operation,
                         step.value.audit_name(),
                         step.event,
-                        Some(&next),
+                        next.value(),
                     );
                     return Ok(step.value);
                 }

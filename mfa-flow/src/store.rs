@@ -2,6 +2,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::fmt;
+use std::sync::OnceLock;
+
 use crate::record::MfaRecord;
 
 /// The answer to a conditional write.
@@ -14,7 +17,164 @@ pub enum Saved {
     Conflict,
 }
 
-/// Where MFA records live: one versioned record per user id.
+/// One user's MFA record as a store keeps it: opaque text, and the version
+/// the store compares on every write.
+///
+/// A store needs nothing else: it keeps [`StoredRecord::version`] in a
+/// column (or field) of its own, to compare on writes, and
+/// [`StoredRecord::as_str`] as it is, and hands both back to
+/// [`StoredRecord::new`] on load. mfa-flow reads the text (its format is
+/// versioned inside it, and documented below) and checks
+/// that the version inside is the one the store kept beside it, so a store
+/// never decodes, and a row edited by hand is refused
+/// ([`InternalError::CorruptRecord`](crate::InternalError::CorruptRecord)).
+///
+/// The text is UTF-8 JSON of at most 64 KiB: a text column fits it.
+///
+/// A record written by this process keeps its value too, and makes its
+/// text only when a store asks for it, so a store in memory
+/// ([`MemoryStore`]) that keeps the `StoredRecord` itself pays for no
+/// encoding or decoding.
+///
+/// # The stored format, version 1
+///
+/// A record is stored as one UTF-8 JSON object; binary fields are base64
+/// (standard alphabet, padded). Unknown fields are refused, so a record
+/// written by a newer format is never half-read.
+///
+/// ```json
+/// {
+///   "format": 1,
+///   "version": 7,
+///   "state": {
+///     "kind": "active",
+///     "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<ciphertext, then 16-byte tag>" },
+///     "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
+///     "confirmed_at": 1700000000,
+///     "last_step": 56666666,
+///     "replacement": {
+///       "secret": { "key": 2, "nonce": "<12 bytes>", "sealed": "<…>" },
+///       "totp": { "algorithm": "SHA1", "digits": 6, "period": 30 },
+///       "expires_at": 1700000180
+///     }
+///   },
+///   "throttle": { "failures": 0, "locked_until": null },
+///   "recovery": { "key": 2, "hashes": ["<32 bytes>", "..."] }
+/// }
+/// ```
+///
+/// `version` is the one the store keeps beside the text ([`StoredRecord::version`]).
+/// `state.kind` is `disabled`, `requested`, `pending` (with `secret`, `totp`
+/// and `expires_at`) or `active` (as above; `replacement`, a new app's
+/// secret waiting for its first code, only while one is pending: it is
+/// dropped at the first write after it expires). Times are Unix seconds.
+///
+/// `replacement` came after the first release of format 1 and is optional:
+/// every record written before it reads the same. A binary older than it
+/// reads a record *with* a replacement as malformed, so finish a rolling
+/// upgrade before users set up new apps.
+/// `recovery` is `null` when no codes are issued; `hashes` holds the unused
+/// codes' HMAC-SHA-256 values under the recovery key derived from `key`.
+#[derive(Clone)]
+pub struct StoredRecord {
+    version: u64,
+    form: Form,
+}
+
+#[derive(Clone)]
+enum Form {
+    /// As a store loaded it.
+    Text(String),
+    /// As mfa-flow wrote it: the value, and its text once asked for.
+    Value {
+        record: Box<MfaRecord>,
+        text: OnceLock<String>,
+    },
+}
+
+impl StoredRecord {
+    /// A record as a store loaded it: the version it kept and the text.
+    #[must_use]
+    pub fn new(version: u64, text: impl Into<String>) -> Self {
+        Self {
+            version,
+            form: Form::Text(text.into()),
+        }
+    }
+
+    /// A record mfa-flow is writing.
+    pub(crate) fn from_record(record: MfaRecord) -> Self {
+        Self {
+            version: record.version,
+            form: Form::Value {
+                record: Box::new(record),
+                text: OnceLock::new(),
+            },
+        }
+    }
+
+    /// The value, when this process wrote the record (it needs no decoding).
+    pub(crate) fn value(&self) -> Option<&MfaRecord> {
+        match &self.form {
+            Form::Text(_) => None,
+            Form::Value { record, .. } => Some(record),
+        }
+    }
+
+    /// The version, incremented by every write; at least 1 in every record
+    /// mfa-flow saves.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The version the store must hold for [`Store::save`] of this record
+    /// to succeed (a missing record counts as 0); `None` for version 0,
+    /// which is never stored.
+    #[must_use]
+    pub fn expected_version(&self) -> Option<u64> {
+        self.version.checked_sub(1)
+    }
+
+    /// The text to store, exactly as given back on load.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match &self.form {
+            Form::Text(text) => text,
+            Form::Value { record, text } => text.get_or_init(|| record.to_text()),
+        }
+    }
+
+    /// The text, owned.
+    #[must_use]
+    pub fn into_text(self) -> String {
+        match self.form {
+            Form::Text(text) => text,
+            Form::Value { record, text } => text.into_inner().unwrap_or_else(|| record.to_text()),
+        }
+    }
+}
+
+impl PartialEq for StoredRecord {
+    /// The same version and the same text.
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for StoredRecord {}
+
+impl fmt::Debug for StoredRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The text holds sealed secrets and recovery-code hashes: sealed, but
+        // nothing a log needs. Showing its length would encode it.
+        f.debug_struct("StoredRecord")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where MFA records live: one versioned, opaque record per user id.
 ///
 /// # Contract
 ///
@@ -23,19 +183,21 @@ pub enum Saved {
 /// `conformance`) tests them:
 ///
 /// 1. [`Store::load`] returns the record most recently stored for the user,
-///    with the `version` it was stored with, or `None` if there is none.
+///    with the version it was stored with and exactly its text, or `None`
+///    if there is none.
 /// 2. [`Store::save`] stores `record` **if and only if** the stored version
-///    is `record.version - 1` (a missing record counts as version 0), as one
-///    atomic step: compare-and-swap inside the backend, never a read then a
-///    write in the application. Otherwise it changes nothing and answers
-///    [`Saved::Conflict`]. `record.version` is at least 1.
+///    is [`StoredRecord::expected_version`] (a missing record counts as
+///    version 0), as one atomic step: compare-and-swap inside the backend,
+///    never a read then a write in the application. Otherwise (and for a
+///    record of version 0) it changes nothing and answers
+///    [`Saved::Conflict`].
 /// 3. [`Store::delete`] removes the record if and only if its stored version
 ///    is `version`, atomically; otherwise [`Saved::Conflict`].
 /// 4. Once a call has returned [`Saved::Stored`], the write is durable to
 ///    the backend's own standard and visible to every later `load`.
-/// 5. Failures are `Err(Self::Error)`, keeping their source; a record that
-///    does not decode ([`MfaRecord::from_bytes`]) is an error too. Calls end
-///    in bounded time when the backend is unreachable.
+/// 5. Failures are `Err(Self::Error)`, keeping their source. Calls end in
+///    bounded time when the backend is unreachable. A store does not read
+///    the text: mfa-flow does, once, for every store.
 ///
 /// Deleting erases the version history, so a writer holding a record loaded
 /// before the delete could later win a compare-and-swap against a new record
@@ -52,13 +214,14 @@ pub trait Store: Send + Sync {
     fn load(
         &self,
         user: &str,
-    ) -> impl Future<Output = Result<Option<MfaRecord>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Option<StoredRecord>, Self::Error>> + Send;
 
-    /// Stores `record` if the stored version is `record.version - 1`.
+    /// Stores `record` if the stored version is
+    /// [`StoredRecord::expected_version`].
     fn save(
         &self,
         user: &str,
-        record: &MfaRecord,
+        record: &StoredRecord,
     ) -> impl Future<Output = Result<Saved, Self::Error>> + Send;
 
     /// Deletes the record if its stored version is `version`.
@@ -83,7 +246,7 @@ pub enum MemoryStoreError {}
 /// only for a version comparison and a copy.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    records: Arc<Mutex<HashMap<String, MfaRecord>>>,
+    records: Arc<Mutex<HashMap<String, StoredRecord>>>,
 }
 
 impl MemoryStore {
@@ -105,7 +268,7 @@ impl MemoryStore {
         self.lock().is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MfaRecord>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StoredRecord>> {
         // A panic while holding the lock cannot leave a half-written record:
         // each entry is replaced whole.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
@@ -115,14 +278,14 @@ impl MemoryStore {
 impl Store for MemoryStore {
     type Error = MemoryStoreError;
 
-    async fn load(&self, user: &str) -> Result<Option<MfaRecord>, MemoryStoreError> {
+    async fn load(&self, user: &str) -> Result<Option<StoredRecord>, MemoryStoreError> {
         Ok(self.lock().get(user).cloned())
     }
 
-    async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, MemoryStoreError> {
+    async fn save(&self, user: &str, record: &StoredRecord) -> Result<Saved, MemoryStoreError> {
         let mut map = self.lock();
-        let stored = map.get(user).map_or(0, |r| r.version);
-        if record.version == 0 || stored != record.version - 1 {
+        let stored = map.get(user).map_or(0, StoredRecord::version);
+        if record.expected_version() != Some(stored) {
             return Ok(Saved::Conflict);
         }
         match map.get_mut(user) {
@@ -136,7 +299,7 @@ impl Store for MemoryStore {
 
     async fn delete(&self, user: &str, version: u64) -> Result<Saved, MemoryStoreError> {
         let mut map = self.lock();
-        if map.get(user).is_some_and(|r| r.version == version) {
+        if map.get(user).is_some_and(|r| r.version() == version) {
             map.remove(user);
             Ok(Saved::Stored)
         } else {

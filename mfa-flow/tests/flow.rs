@@ -8,13 +8,19 @@ use std::sync::{Arc, Mutex};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
     AppKey, FlowError, InternalError, Keyring, Login, ManualClock, MemoryStore, MfaConfig,
-    MfaError, MfaService, MfaState, OpenError, Outcome, Policy, Requirement, StateKind, Store,
+    MfaError, MfaService, OpenError, Outcome, Policy, Requirement, StateKind, Store, StoredRecord,
 };
 
 const START: u64 = 1_700_000_010;
 const USER: &str = "user-1";
 
 type Service = MfaService<MemoryStore, ManualClock>;
+
+/// The user's stored record, read as its documented format (JSON).
+async fn stored<S: Store>(store: &S, user: &str) -> serde_json::Value {
+    let record = store.load(user).await.unwrap().unwrap();
+    serde_json::from_str(record.as_str()).unwrap()
+}
 
 fn keyring(ids: &[u32]) -> Keyring {
     let key = |id: u32| AppKey::from_bytes(id, &[u8::try_from(id).unwrap(); 32]).unwrap();
@@ -133,8 +139,8 @@ async fn confirm_at_181_seconds_is_expired_and_drops_the_secret() {
         Err(MfaError::Flow(FlowError::NoPendingEnrollment))
     ));
     // The dropped secret is gone from the store.
-    let record = service.store().load(USER).await.unwrap().unwrap();
-    assert_eq!(record.state, MfaState::Requested);
+    let record = stored(service.store(), USER).await;
+    assert_eq!(record["state"], serde_json::json!({"kind": "requested"}));
 }
 
 #[tokio::test]
@@ -508,13 +514,8 @@ async fn a_pending_replacement_ends_with_cancel_disable_reset_or_expiry() {
     let service = service_with(&store, &clock, &[1]);
     let (old, codes) = enrolled(&service, &clock).await;
     let pending = |store: MemoryStore| async move {
-        matches!(
-            store.load(USER).await.unwrap().unwrap().state,
-            MfaState::Active {
-                replacement: Some(_),
-                ..
-            }
-        )
+        let state = &stored(&store, USER).await["state"];
+        state["kind"] == "active" && state.get("replacement").is_some()
     };
     let (new, _) = begin_replacement(&service).await;
     assert!(matches!(
@@ -622,9 +623,9 @@ async fn a_pending_replacement_is_stored_and_resealed() {
     let service = service_with(&store, &clock, &[1]);
     let (old, _) = enrolled(&service, &clock).await;
     let (new, _) = begin_replacement(&service).await;
-    let record = store.load(USER).await.unwrap().unwrap();
-    let bytes = record.to_bytes();
-    assert_eq!(mfa_flow::MfaRecord::from_bytes(&bytes).unwrap(), record);
+    let record = stored(&store, USER).await;
+    assert_eq!(record["state"]["secret"]["key"], 1);
+    assert_eq!(record["state"]["replacement"]["secret"]["key"], 1);
     // Rotate to key 2; a login writes the record, re-sealing both secrets.
     let rotated = service_with(&store, &clock, &[2, 1]);
     assert!(
@@ -634,17 +635,9 @@ async fn a_pending_replacement_is_stored_and_resealed() {
             .unwrap()
             .is_accepted()
     );
-    let record = store.load(USER).await.unwrap().unwrap();
-    let MfaState::Active {
-        secret,
-        replacement: Some(replacement),
-        ..
-    } = &record.state
-    else {
-        panic!("active with a replacement: {record:?}");
-    };
-    assert_eq!(secret.key_id(), 2);
-    assert_eq!(replacement.secret.key_id(), 2);
+    let record = stored(&store, USER).await;
+    assert_eq!(record["state"]["secret"]["key"], 2);
+    assert_eq!(record["state"]["replacement"]["secret"]["key"], 2);
     clock.advance(30);
     assert!(
         rotated
@@ -787,7 +780,7 @@ async fn a_pending_enrollment_is_shown_again_unchanged_until_it_expires() {
         .begin_enrollment(USER, "ada@example.com")
         .await
         .unwrap();
-    let version = service.store().load(USER).await.unwrap().unwrap().version;
+    let version = service.store().load(USER).await.unwrap().unwrap().version();
     clock.advance(100);
     let again = service
         .resume_enrollment(USER, "ada@example.com")
@@ -799,7 +792,7 @@ async fn a_pending_enrollment_is_shown_again_unchanged_until_it_expires() {
     assert_eq!(again.qr_svg().unwrap(), first.qr_svg().unwrap());
     assert_eq!(again.expires_at(), first.expires_at());
     // Reading it writes nothing.
-    let after = service.store().load(USER).await.unwrap().unwrap().version;
+    let after = service.store().load(USER).await.unwrap().unwrap().version();
     assert_eq!(after, version);
     // The code from the app that scanned the first QR code confirms.
     let app = Totp::new(
@@ -861,16 +854,13 @@ async fn key_rotation_reseals_on_the_next_write() {
     let store = MemoryStore::new();
     let old = service_with(&store, &clock, &[1]);
     let (app, _) = enrolled(&old, &clock).await;
-    let sealed_key = |record: mfa_flow::MfaRecord| match record.state {
-        MfaState::Active { secret, .. } => secret.key_id(),
-        other => panic!("not active: {other:?}"),
-    };
-    assert_eq!(sealed_key(store.load(USER).await.unwrap().unwrap()), 1);
+    let sealed_key = async || stored(&store, USER).await["state"]["secret"]["key"].clone();
+    assert_eq!(sealed_key().await, 1);
 
     // Key 2 becomes current; key 1 still opens.
     let rotated = service_with(&store, &clock, &[2, 1]);
     assert!(logs_in(&rotated, &code(&app, &clock)).await);
-    assert_eq!(sealed_key(store.load(USER).await.unwrap().unwrap()), 2);
+    assert_eq!(sealed_key().await, 2);
 
     // Key 1 retired: the re-sealed record still opens.
     let retired = service_with(&store, &clock, &[2]);
@@ -890,10 +880,12 @@ async fn key_rotation_reseals_on_the_next_write() {
 async fn a_sealed_secret_moved_to_another_user_does_not_open() {
     let (service, clock) = setup();
     let (app, _) = enrolled(&service, &clock).await;
-    let mut record = service.store().load(USER).await.unwrap().unwrap();
-    record.version = 1;
+    // A copy of the user's row under mallory's id, as its first version.
+    let mut record = stored(service.store(), USER).await;
+    record["version"] = 1.into();
+    let copy = StoredRecord::new(1, record.to_string());
     assert_eq!(
-        service.store().save("mallory", &record).await.unwrap(),
+        service.store().save("mallory", &copy).await.unwrap(),
         mfa_flow::Saved::Stored
     );
     assert!(matches!(
@@ -1020,10 +1012,10 @@ struct AlwaysConflicting;
 
 impl Store for AlwaysConflicting {
     type Error = std::convert::Infallible;
-    async fn load(&self, _: &str) -> Result<Option<mfa_flow::MfaRecord>, Self::Error> {
+    async fn load(&self, _: &str) -> Result<Option<StoredRecord>, Self::Error> {
         Ok(None)
     }
-    async fn save(&self, _: &str, _: &mfa_flow::MfaRecord) -> Result<mfa_flow::Saved, Self::Error> {
+    async fn save(&self, _: &str, _: &StoredRecord) -> Result<mfa_flow::Saved, Self::Error> {
         Ok(mfa_flow::Saved::Conflict)
     }
     async fn delete(&self, _: &str, _: u64) -> Result<mfa_flow::Saved, Self::Error> {

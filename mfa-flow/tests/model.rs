@@ -151,7 +151,7 @@ async fn run(enroll_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
             .load(USER)
             .await
             .unwrap()
-            .map_or(0, |r| r.version)
+            .map_or(0, |r| r.version())
     };
 
     // Enrollment, possibly too late: an expired pending never becomes active.

@@ -15,8 +15,8 @@ use http_body_util::BodyExt;
 use mfa_axum::{Assurance, Mfa, MfaLayer, SessionIdentity, SessionLifetimeLayer, routes};
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaRecord, MfaService, Policy, Saved,
-    Store,
+    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Policy, Saved, Store,
+    StoredRecord,
 };
 use tower::ServiceExt;
 use tower_sessions::session::{Id, Record};
@@ -32,11 +32,11 @@ struct CountingStore {
 
 impl Store for CountingStore {
     type Error = <MemoryStore as Store>::Error;
-    async fn load(&self, user: &str) -> Result<Option<MfaRecord>, Self::Error> {
+    async fn load(&self, user: &str) -> Result<Option<StoredRecord>, Self::Error> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load(user).await
     }
-    async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, Self::Error> {
+    async fn save(&self, user: &str, record: &StoredRecord) -> Result<Saved, Self::Error> {
         self.inner.save(user, record).await
     }
     async fn delete(&self, user: &str, version: u64) -> Result<Saved, Self::Error> {

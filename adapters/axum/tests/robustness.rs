@@ -10,7 +10,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use mfa_axum::{Mfa, MfaLayer, SessionIdentity, routes};
 use mfa_flow::{
-    AppKey, Keyring, ManualClock, MfaConfig, MfaRecord, MfaService, Policy, Saved, Store,
+    AppKey, Keyring, ManualClock, MfaConfig, MfaService, Policy, Saved, Store, StoredRecord,
 };
 use proptest::prelude::*;
 use tower::ServiceExt;
@@ -142,10 +142,10 @@ struct Down;
 
 impl Store for DownStore {
     type Error = Down;
-    async fn load(&self, _: &str) -> Result<Option<MfaRecord>, Down> {
+    async fn load(&self, _: &str) -> Result<Option<StoredRecord>, Down> {
         Err(Down)
     }
-    async fn save(&self, _: &str, _: &MfaRecord) -> Result<Saved, Down> {
+    async fn save(&self, _: &str, _: &StoredRecord) -> Result<Saved, Down> {
         Err(Down)
     }
     async fn delete(&self, _: &str, _: u64) -> Result<Saved, Down> {

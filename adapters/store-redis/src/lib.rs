@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mfa_flow::{DecodeError, MfaRecord, Saved, Store};
+use mfa_flow::{Saved, Store, StoredRecord};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -41,13 +41,11 @@ pub enum RedisStoreError {
     /// type under the prefix).
     #[error("an MFA Redis command failed")]
     Command(#[source] redis::RedisError),
-    /// A stored record does not decode.
-    #[error("a stored MFA record is corrupt")]
-    Corrupt(#[source] DecodeError),
-    /// A key's version field is missing, not a number, or disagrees with the
-    /// record it holds.
-    #[error("a stored MFA record's version is missing or does not match")]
-    VersionMismatch,
+    /// A user's key is not a version and a record: one of the two fields is
+    /// missing, or the version is not a number. (mfa-flow reads the record
+    /// itself and checks it against the version.)
+    #[error("a stored MFA key lacks its version or its record")]
+    MalformedKey,
 }
 
 impl From<redis::RedisError> for RedisStoreError {
@@ -140,7 +138,7 @@ impl RedisStore {
 impl Store for RedisStore {
     type Error = RedisStoreError;
 
-    async fn load(&self, user: &str) -> Result<Option<MfaRecord>, RedisStoreError> {
+    async fn load(&self, user: &str) -> Result<Option<StoredRecord>, RedisStoreError> {
         let mut connection = self.connection.clone();
         let (version, record): (Option<String>, Option<String>) = redis::cmd("HMGET")
             .arg(self.key(user))
@@ -151,19 +149,17 @@ impl Store for RedisStore {
         match (version, record) {
             (None, None) => Ok(None),
             (Some(version), Some(record)) => {
-                let decoded =
-                    MfaRecord::from_bytes(record.as_bytes()).map_err(RedisStoreError::Corrupt)?;
-                if version.parse::<u64>().ok() != Some(decoded.version) {
-                    return Err(RedisStoreError::VersionMismatch);
-                }
-                Ok(Some(decoded))
+                let version = version
+                    .parse::<u64>()
+                    .map_err(|_| RedisStoreError::MalformedKey)?;
+                Ok(Some(StoredRecord::new(version, record)))
             }
-            _ => Err(RedisStoreError::VersionMismatch),
+            _ => Err(RedisStoreError::MalformedKey),
         }
     }
 
-    async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, RedisStoreError> {
-        let Some(expected) = record.version.checked_sub(1) else {
+    async fn save(&self, user: &str, record: &StoredRecord) -> Result<Saved, RedisStoreError> {
+        let Some(expected) = record.expected_version() else {
             return Ok(Saved::Conflict);
         };
         let mut connection = self.connection.clone();
@@ -171,8 +167,8 @@ impl Store for RedisStore {
             .save
             .key(self.key(user))
             .arg(expected)
-            .arg(record.version)
-            .arg(record.to_bytes())
+            .arg(record.version())
+            .arg(record.as_str())
             .invoke_async(&mut connection)
             .await?;
         Ok(if stored == 1 {

@@ -10,7 +10,10 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mfa_flow::{AppKey, Keyring, ManualClock, MfaConfig, MfaError, MfaService, StateKind, Store};
+use mfa_flow::{
+    AppKey, DecodeError, FlowError, InternalError, Keyring, ManualClock, MfaConfig, MfaError,
+    MfaService, StateKind, Store,
+};
 use mfa_store_redis::{RedisStore, RedisStoreError};
 
 fn in_ci() -> bool {
@@ -168,6 +171,13 @@ async fn corrupt_data_is_a_typed_error() {
     .query_async(&mut raw)
     .await
     .unwrap();
+    let _: () = mfa_store_redis::redis::cmd("HSET")
+        .arg(format!("{prefix}:user:noversion"))
+        .arg("record")
+        .arg("{}")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let _: () = mfa_store_redis::redis::cmd("SET")
         .arg(format!("{prefix}:user:wrongtype"))
         .arg("x")
@@ -175,22 +185,35 @@ async fn corrupt_data_is_a_typed_error() {
         .await
         .unwrap();
 
+    assert!(store.load("garbage").await.unwrap().is_some());
+    assert_eq!(store.load("mismatch").await.unwrap().unwrap().version(), 2);
     assert!(matches!(
-        store.load("garbage").await,
-        Err(RedisStoreError::Corrupt(_))
-    ));
-    assert!(matches!(
-        store.load("mismatch").await,
-        Err(RedisStoreError::VersionMismatch)
+        store.load("noversion").await,
+        Err(RedisStoreError::MalformedKey)
     ));
     assert!(matches!(
         store.load("wrongtype").await,
         Err(RedisStoreError::Command(_))
     ));
-    // Through the service: a typed store error, not a panic.
+    // Through the service: a typed error, not a panic.
     let service = service(store.clone());
+    let corrupt = |result| match result {
+        Err(MfaError::Flow(FlowError::Internal(InternalError::CorruptRecord(e)))) => e,
+        other => panic!("not a corrupt record: {other:?}"),
+    };
     assert!(matches!(
-        service.status("garbage").await,
-        Err(MfaError::Store(RedisStoreError::Corrupt(_)))
+        corrupt(service.status("garbage").await),
+        DecodeError::Malformed(_)
+    ));
+    assert!(matches!(
+        corrupt(service.status("mismatch").await),
+        DecodeError::VersionMismatch {
+            stored: 2,
+            inside: 1
+        }
+    ));
+    assert!(matches!(
+        service.status("noversion").await,
+        Err(MfaError::Store(RedisStoreError::MalformedKey))
     ));
 }

@@ -1,5 +1,3 @@
-use mfa_flow::DecodeError;
-
 /// An error from [`SqliteStore`](crate::SqliteStore) or
 /// [`PostgresStore`](crate::PostgresStore). The source is kept.
 #[derive(Debug, thiserror::Error)]
@@ -12,15 +10,10 @@ pub enum SqlxStoreError {
     /// A query failed for another reason.
     #[error("an MFA database query failed")]
     Query(#[source] sqlx::Error),
-    /// A stored record does not decode.
-    #[error("a stored MFA record is corrupt")]
-    Corrupt(#[source] DecodeError),
-    /// A row's version column disagrees with the record it holds.
-    #[error("a stored MFA record's version does not match its row")]
-    VersionMismatch,
-    /// A version beyond the database's signed 64-bit integers.
-    #[error("the MFA record version is too large for the database")]
-    VersionOverflow,
+    /// A version outside the database's non-negative signed 64-bit
+    /// integers: too large to write, or negative in a row read.
+    #[error("the MFA record version is out of the database's range")]
+    VersionOutOfRange,
     /// Running the embedded migrations failed.
     #[error("the MFA schema migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -64,38 +57,36 @@ pub(crate) enum Write {
 impl Write {
     /// The write for `record`, or `None` for version 0, which is never
     /// stored (a conflict).
-    pub(crate) fn of(record: &mfa_flow::MfaRecord) -> Result<Option<Self>, SqlxStoreError> {
-        let to = db_version(record.version)?;
-        Ok(match to {
-            1 => Some(Self::Insert(to)),
-            2.. => Some(Self::Update { from: to - 1, to }),
-            _ => None,
-        })
+    pub(crate) fn of(record: &mfa_flow::StoredRecord) -> Result<Option<Self>, SqlxStoreError> {
+        let Some(from) = record.expected_version() else {
+            return Ok(None);
+        };
+        let to = db_version(record.version())?;
+        Ok(Some(match from {
+            0 => Self::Insert(to),
+            _ => Self::Update {
+                from: db_version(from)?,
+                to,
+            },
+        }))
     }
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The version as the database's signed integer.
 pub(crate) fn db_version(version: u64) -> Result<i64, SqlxStoreError> {
-    i64::try_from(version).map_err(|_| SqlxStoreError::VersionOverflow)
+    i64::try_from(version).map_err(|_| SqlxStoreError::VersionOutOfRange)
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-/// A row back into a record, checking the two versions agree.
-pub(crate) fn decode(version: i64, record: &str) -> Result<mfa_flow::MfaRecord, SqlxStoreError> {
-    let decoded =
-        mfa_flow::MfaRecord::from_bytes(record.as_bytes()).map_err(SqlxStoreError::Corrupt)?;
-    if i64::try_from(decoded.version).ok() != Some(version) {
-        return Err(SqlxStoreError::VersionMismatch);
-    }
-    Ok(decoded)
-}
-
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-/// The record as the text column's value.
-pub(crate) fn encode(record: &mfa_flow::MfaRecord) -> String {
-    // The stored format is JSON, hence UTF-8.
-    String::from_utf8(record.to_bytes()).unwrap_or_default()
+/// A row back into a record (mfa-flow reads it); a negative version, which
+/// no write stores, is refused.
+pub(crate) fn stored(
+    version: i64,
+    record: String,
+) -> Result<mfa_flow::StoredRecord, SqlxStoreError> {
+    let version = u64::try_from(version).map_err(|_| SqlxStoreError::VersionOutOfRange)?;
+    Ok(mfa_flow::StoredRecord::new(version, record))
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

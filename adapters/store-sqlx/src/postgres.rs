@@ -1,10 +1,10 @@
 use std::time::Duration;
 
-use mfa_flow::{MfaRecord, Saved, Store};
+use mfa_flow::{Saved, Store, StoredRecord};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::error::{SqlxStoreError, Write, db_version, decode, encode, saved};
+use crate::error::{SqlxStoreError, Write, db_version, saved, stored};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -140,20 +140,20 @@ impl PostgresStore {
 impl Store for PostgresStore {
     type Error = SqlxStoreError;
 
-    async fn load(&self, user: &str) -> Result<Option<MfaRecord>, SqlxStoreError> {
+    async fn load(&self, user: &str) -> Result<Option<StoredRecord>, SqlxStoreError> {
         let row: Option<(i64, String)> = sqlx::query_as(&self.queries.load)
             .bind(user)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|(version, record)| decode(version, &record))
+        row.map(|(version, record)| stored(version, record))
             .transpose()
     }
 
-    async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, SqlxStoreError> {
+    async fn save(&self, user: &str, record: &StoredRecord) -> Result<Saved, SqlxStoreError> {
         let Some(write) = Write::of(record)? else {
             return Ok(Saved::Conflict);
         };
-        let text = encode(record);
+        let text = record.as_str();
         let result = match write {
             Write::Insert(version) => {
                 sqlx::query(&self.queries.insert)

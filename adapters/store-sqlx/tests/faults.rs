@@ -8,7 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use mfa_flow::{AppKey, Keyring, ManualClock, MfaConfig, MfaError, MfaService, StateKind, Store};
+use mfa_flow::{
+    AppKey, DecodeError, FlowError, InternalError, Keyring, ManualClock, MfaConfig, MfaError,
+    MfaService, StateKind, Store,
+};
 use mfa_store_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError, sqlx};
 
@@ -21,6 +24,34 @@ fn service<S: Store>(store: S) -> MfaService<S, ManualClock> {
     )
 }
 
+/// The rows both corrupt-row tests write: text that is not a record, and a
+/// record whose row says another version. (The schema refuses a version
+/// below 1.)
+const ROWS: [(&str, i64, &str); 2] = [("garbage", 1, "not json"), ("mismatch", 2, DISABLED_V1)];
+
+/// The store hands each corrupt row back as it is; the service refuses each
+/// as a typed error.
+async fn corrupt_rows_are_typed_errors<S: Store<Error = SqlxStoreError>>(store: S) {
+    assert!(store.load("garbage").await.unwrap().is_some());
+    assert_eq!(store.load("mismatch").await.unwrap().unwrap().version(), 2);
+    let service = service(store);
+    let corrupt = |result| match result {
+        Err(MfaError::Flow(FlowError::Internal(InternalError::CorruptRecord(e)))) => e,
+        other => panic!("not a corrupt record: {other:?}"),
+    };
+    assert!(matches!(
+        corrupt(service.status("garbage").await),
+        DecodeError::Malformed(_)
+    ));
+    assert!(matches!(
+        corrupt(service.status("mismatch").await),
+        DecodeError::VersionMismatch {
+            stored: 2,
+            inside: 1
+        }
+    ));
+}
+
 const DISABLED_V1: &str = r#"{"format":1,"version":1,"state":{"kind":"disabled"},"throttle":{"failures":0,"locked_until":null},"recovery":null}"#;
 
 #[tokio::test]
@@ -31,7 +62,7 @@ async fn corrupt_sqlite_rows_are_typed_errors() {
     let _ = std::fs::remove_file(&path);
     let store = SqliteStore::open(&path).await.unwrap();
     store.migrate().await.unwrap();
-    for (user, version, record) in [("garbage", 1i64, "not json"), ("mismatch", 2, DISABLED_V1)] {
+    for (user, version, record) in ROWS {
         sqlx::query("INSERT INTO mfa_records (user_id, version, record) VALUES (?1, ?2, ?3)")
             .bind(user)
             .bind(version)
@@ -40,18 +71,7 @@ async fn corrupt_sqlite_rows_are_typed_errors() {
             .await
             .unwrap();
     }
-    assert!(matches!(
-        store.load("garbage").await,
-        Err(SqlxStoreError::Corrupt(_))
-    ));
-    assert!(matches!(
-        store.load("mismatch").await,
-        Err(SqlxStoreError::VersionMismatch)
-    ));
-    assert!(matches!(
-        service(store).status("garbage").await,
-        Err(MfaError::Store(SqlxStoreError::Corrupt(_)))
-    ));
+    corrupt_rows_are_typed_errors(store).await;
 }
 
 #[tokio::test]
@@ -60,7 +80,7 @@ async fn corrupt_postgres_rows_are_typed_errors() {
         return;
     };
     let store = &handles[0];
-    for (user, version, record) in [("garbage", 1i64, "not json"), ("mismatch", 2, DISABLED_V1)] {
+    for (user, version, record) in ROWS {
         sqlx::query(&format!(
             "INSERT INTO \"{schema}\".mfa_records (user_id, version, record) VALUES ($1, $2, $3)"
         ))
@@ -71,18 +91,7 @@ async fn corrupt_postgres_rows_are_typed_errors() {
         .await
         .unwrap();
     }
-    assert!(matches!(
-        store.load("garbage").await,
-        Err(SqlxStoreError::Corrupt(_))
-    ));
-    assert!(matches!(
-        store.load("mismatch").await,
-        Err(SqlxStoreError::VersionMismatch)
-    ));
-    assert!(matches!(
-        service(store.clone()).status("mismatch").await,
-        Err(MfaError::Store(SqlxStoreError::VersionMismatch))
-    ));
+    corrupt_rows_are_typed_errors(store.clone()).await;
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use mfa_axum::{UserId, UserPolicy};
-use mfa_flow::{Clock, MfaRecord, Policy, Saved, Store};
+use mfa_flow::{Clock, Policy, Saved, Store, StoredRecord};
 use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError};
 
 use crate::db::Db;
@@ -20,14 +20,14 @@ pub(crate) enum LumenStore {
 impl Store for LumenStore {
     type Error = SqlxStoreError;
 
-    async fn load(&self, user: &str) -> Result<Option<MfaRecord>, Self::Error> {
+    async fn load(&self, user: &str) -> Result<Option<StoredRecord>, Self::Error> {
         match self {
             Self::Sqlite(s) => s.load(user).await,
             Self::Postgres(s) => s.load(user).await,
         }
     }
 
-    async fn save(&self, user: &str, record: &MfaRecord) -> Result<Saved, Self::Error> {
+    async fn save(&self, user: &str, record: &StoredRecord) -> Result<Saved, Self::Error> {
         match self {
             Self::Sqlite(s) => s.save(user, record).await,
             Self::Postgres(s) => s.save(user, record).await,
