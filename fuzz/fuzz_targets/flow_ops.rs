@@ -251,7 +251,7 @@ impl Harness {
         );
         let version = run(self.service.store().load(USER))
             .expect("the memory store does not fail")
-            .map_or(0, |r| r.version);
+            .map_or(0, |r| r.version());
         assert!(
             version == self.version || version == self.version + 1,
             "the version moved by more than one write"

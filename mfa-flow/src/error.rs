@@ -1,5 +1,6 @@
 use totp_core::UriError;
 
+use crate::entropy::RngError;
 use crate::keys::OpenError;
 use crate::record::DecodeError;
 
@@ -69,7 +70,7 @@ pub enum InternalError {
     Sealing(#[source] OpenError),
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
-    Rng(#[source] getrandom::Error),
+    Rng(#[source] RngError),
     /// The stored record cannot be read: not the stored format, a format
     /// this version does not read, an impossible value, or a version that
     /// is not the one the store kept beside it.

@@ -7,6 +7,8 @@ use sha2::Sha256;
 use totp_core::Secret;
 use zeroize::Zeroizing;
 
+use crate::entropy::{Entropy, OsEntropy, RngError};
+
 /// AES-GCM-SIV's tag length.
 const TAG_LEN: usize = 16;
 
@@ -36,7 +38,7 @@ pub enum KeyError {
     DuplicateId(u32),
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
-    Rng(#[source] getrandom::Error),
+    Rng(#[source] RngError),
 }
 
 /// Why a sealed secret could not be opened.
@@ -235,7 +237,9 @@ impl AppKey {
     /// [`KeyError::Rng`] if the RNG fails.
     pub fn generate_hex() -> Result<Zeroizing<String>, KeyError> {
         let mut material = Zeroizing::new([0u8; 32]);
-        getrandom::fill(material.as_mut_slice()).map_err(KeyError::Rng)?;
+        OsEntropy
+            .fill(material.as_mut_slice())
+            .map_err(KeyError::Rng)?;
         Ok(Zeroizing::new(
             data_encoding::HEXLOWER.encode(material.as_slice()),
         ))
@@ -258,7 +262,9 @@ impl AppKey {
     /// [`KeyError::Rng`] if the RNG fails.
     pub fn generate(id: u32) -> Result<Self, KeyError> {
         let mut material = Zeroizing::new([0u8; 32]);
-        getrandom::fill(material.as_mut_slice()).map_err(KeyError::Rng)?;
+        OsEntropy
+            .fill(material.as_mut_slice())
+            .map_err(KeyError::Rng)?;
         Self::from_bytes(id, material.as_slice())
     }
 
@@ -344,9 +350,10 @@ impl Keyring {
         &self,
         user: &str,
         secret: &Secret,
+        rng: &mut dyn Entropy,
     ) -> Result<SealedSecret, crate::InternalError> {
         let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).map_err(crate::InternalError::Rng)?;
+        rng.fill(&mut nonce).map_err(crate::InternalError::Rng)?;
         let cipher = Aes256GcmSiv::new((&*self.current.sealing).into());
         let aad = aad(user);
         let ciphertext = cipher
@@ -430,7 +437,7 @@ mod tests {
     #[test]
     fn seals_and_opens_for_the_same_user_only() {
         let ring = Keyring::new(AppKey::from_bytes(1, &[7; 32]).unwrap());
-        let sealed = ring.seal("alice", &secret()).unwrap();
+        let sealed = ring.seal("alice", &secret(), &mut OsEntropy).unwrap();
         assert_eq!(ring.open("alice", &sealed).unwrap(), secret());
         assert!(matches!(ring.open("bob", &sealed), Err(OpenError::Forged)));
         let mut tampered = sealed.clone();
@@ -445,12 +452,17 @@ mod tests {
     #[test]
     fn rotation_opens_old_seals_and_seals_new_under_current() {
         let old = Keyring::new(AppKey::from_bytes(1, &[1; 32]).unwrap());
-        let sealed = old.seal("alice", &secret()).unwrap();
+        let sealed = old.seal("alice", &secret(), &mut OsEntropy).unwrap();
         let new = Keyring::new(AppKey::from_bytes(2, &[2; 32]).unwrap())
             .with_previous(AppKey::from_bytes(1, &[1; 32]).unwrap())
             .unwrap();
         assert_eq!(new.open("alice", &sealed).unwrap(), secret());
-        assert_eq!(new.seal("alice", &secret()).unwrap().key_id(), 2);
+        assert_eq!(
+            new.seal("alice", &secret(), &mut OsEntropy)
+                .unwrap()
+                .key_id(),
+            2
+        );
         let only_new = Keyring::new(AppKey::from_bytes(2, &[2; 32]).unwrap());
         assert!(matches!(
             only_new.open("alice", &sealed),

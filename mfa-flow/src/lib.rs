@@ -7,6 +7,7 @@ mod clock;
 mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod entropy;
 mod error;
 mod keys;
 mod machine;
@@ -25,6 +26,7 @@ pub mod security {}
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, MfaConfig, ThrottleConfig};
+pub use entropy::RngError;
 pub use error::{FlowError, InternalError, MfaError};
 pub use keys::{AppKey, KeyCheck, KeyError, Keyring, OpenError};
 pub use machine::Login;

@@ -1,11 +1,14 @@
-//! The state machine: pure functions from (record, input, time) to (the
-//! record to write, if any; the outcome; the audit event name). No I/O: the
-//! service loads, calls one of these, and saves with compare-and-swap.
-//! (Randomness for new secrets, nonces and recovery codes comes from the OS.)
+//! The state machine: pure functions from (record, input, time, a source of
+//! randomness) to (the record to write, if any; the outcome; the audit
+//! event name). No I/O: the service loads, calls one of these with the
+//! operating system's generator, and saves with compare-and-swap. Given the
+//! same random bytes, a transition gives the same step.
 
-use totp_core::{KeyUri, Secret, SecretError, Totp, TotpConfig, VerifyError};
+use totp_core::{Algorithm, KeyUri, Secret, Totp, TotpConfig, VerifyError};
+use zeroize::Zeroizing;
 
 use crate::config::MfaConfig;
+use crate::entropy::{Entropy, RngError};
 use crate::error::{FlowError, InternalError};
 use crate::keys::{Keyring, OpenError, SealedSecret};
 use crate::outcome::{
@@ -342,11 +345,12 @@ impl Machine {
         account: &str,
         record: &MfaRecord,
         now: u64,
+        rng: &mut dyn Entropy,
     ) -> Result<Step<EnrollmentTicket>, FlowError> {
         if matches!(record.state, MfaState::Active { .. }) {
             return Err(FlowError::AlreadyEnrolled);
         }
-        let (new, ticket) = self.new_secret(user, account, now)?;
+        let (new, ticket) = self.new_secret(user, account, now, rng)?;
         let mut next = record.clone();
         next.state = MfaState::Pending {
             secret: new.secret,
@@ -363,12 +367,10 @@ impl Machine {
         user: &str,
         account: &str,
         now: u64,
+        rng: &mut dyn Entropy,
     ) -> Result<(Replacement, EnrollmentTicket), FlowError> {
         let base = self.config.totp;
-        let secret = Secret::generate_for(base.algorithm()).map_err(|e| match e {
-            SecretError::Rng(e) => InternalError::Rng(e),
-            _ => InternalError::CorruptRecord(DecodeError::InvalidField("TOTP algorithm")),
-        })?;
+        let secret = new_secret(base.algorithm(), rng).map_err(InternalError::Rng)?;
         let totp = TotpParams {
             algorithm: base.algorithm(),
             digits: base.digits(),
@@ -377,7 +379,7 @@ impl Machine {
         let expires_at = now.saturating_add(self.config.enrollment_ttl);
         let ticket = self.ticket(secret.clone(), &totp, account, expires_at)?;
         let sealed = Replacement {
-            secret: self.keys.seal(user, &secret)?,
+            secret: self.keys.seal(user, &secret, rng)?,
             totp,
             expires_at,
         };
@@ -394,11 +396,12 @@ impl Machine {
         account: &str,
         record: &MfaRecord,
         now: u64,
+        rng: &mut dyn Entropy,
     ) -> Result<Step<EnrollmentTicket>, FlowError> {
         if !matches!(record.state, MfaState::Active { .. }) {
             return Err(FlowError::NotEnrolled);
         }
-        let (new, ticket) = self.new_secret(user, account, now)?;
+        let (new, ticket) = self.new_secret(user, account, now, rng)?;
         let mut next = record.clone();
         if let MfaState::Active { replacement, .. } = &mut next.state {
             *replacement = Some(new);
@@ -531,6 +534,7 @@ impl Machine {
         record: &MfaRecord,
         code: &str,
         now: u64,
+        rng: &mut dyn Entropy,
     ) -> Result<Step<Outcome<Enrolled>>, FlowError> {
         let MfaState::Pending {
             secret,
@@ -550,7 +554,7 @@ impl Machine {
         }
         match self.check_code(user, secret, totp, None, code, now)? {
             Ok(step) => {
-                let (codes, set) = self.issue_recovery()?;
+                let (codes, set) = self.issue_recovery(rng)?;
                 let next = MfaRecord {
                     state: MfaState::Active {
                         secret: secret.clone(),
@@ -576,10 +580,13 @@ impl Machine {
         }
     }
 
-    fn issue_recovery(&self) -> Result<(RecoveryCodes, RecoverySet), FlowError> {
+    fn issue_recovery(
+        &self,
+        rng: &mut dyn Entropy,
+    ) -> Result<(RecoveryCodes, RecoverySet), FlowError> {
         let (key_id, key) = self.keys.current_recovery_key();
         let (codes, hashes) =
-            recovery::issue(self.config.recovery_codes, key).map_err(InternalError::Rng)?;
+            recovery::issue(self.config.recovery_codes, key, rng).map_err(InternalError::Rng)?;
         Ok((codes, RecoverySet { key_id, hashes }))
     }
 
@@ -615,13 +622,14 @@ impl Machine {
         record: &MfaRecord,
         code: &str,
         now: u64,
+        rng: &mut dyn Entropy,
     ) -> Result<Step<Outcome<RecoveryCodes>>, FlowError> {
         // A current TOTP code, or an unused recovery code (a user without
         // the phone), which is retired with the rest.
         Ok(
             match self.check_credential(user, record, code, Accept::Either, now)? {
                 Ok((_, mut next)) => {
-                    let (codes, set) = self.issue_recovery()?;
+                    let (codes, set) = self.issue_recovery(rng)?;
                     next.recovery = Some(set);
                     Step::write(next, Outcome::Accepted(codes), "recovery_codes_regenerated")
                 }
@@ -759,7 +767,12 @@ impl Machine {
 
     /// Re-seals a secret sealed under an older key before the record is
     /// written, so key rotation completes as users log in.
-    pub(crate) fn reseal(&self, user: &str, record: &mut MfaRecord) -> Result<(), FlowError> {
+    pub(crate) fn reseal(
+        &self,
+        user: &str,
+        record: &mut MfaRecord,
+        rng: &mut dyn Entropy,
+    ) -> Result<(), FlowError> {
         let current = self.keys.current_id();
         let sealed: Vec<&mut SealedSecret> = match &mut record.state {
             MfaState::Pending { secret, .. } => vec![secret],
@@ -774,11 +787,25 @@ impl Machine {
         };
         for sealed in sealed {
             if sealed.key_id != current {
-                *sealed = self.keys.seal(user, &self.keys.open(user, sealed)?)?;
+                *sealed = self.keys.seal(user, &self.keys.open(user, sealed)?, rng)?;
             }
         }
         Ok(())
     }
+}
+
+/// A new TOTP secret of the length RFC 6238 recommends for `algorithm`.
+#[expect(
+    clippy::expect_used,
+    reason = "the recommended lengths (20, 32 and 64 bytes) fit the buffer and are within Secret's 10 to 128 bytes"
+)]
+fn new_secret(algorithm: Algorithm, rng: &mut dyn Entropy) -> Result<Secret, RngError> {
+    let mut bytes = Zeroizing::new([0u8; 64]);
+    let bytes = bytes
+        .get_mut(..algorithm.recommended_secret_len())
+        .expect("a recommended length fits 64 bytes");
+    rng.fill(bytes)?;
+    Ok(Secret::from_bytes(bytes).expect("a recommended length is a valid secret"))
 }
 
 /// What a login was accepted with.
@@ -789,4 +816,80 @@ pub enum Login {
     Code(Verified),
     /// A recovery code.
     Recovery(RecoveryUsed),
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::AppKey;
+    use crate::entropy::tests::{Counter, FailsAfter};
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn machine() -> Machine {
+        Machine {
+            config: MfaConfig::new("Test"),
+            keys: Keyring::new(AppKey::from_bytes(1, &[9; 32]).unwrap()),
+        }
+    }
+
+    fn begin(rng: &mut dyn Entropy) -> Result<Step<EnrollmentTicket>, FlowError> {
+        machine().begin_enrollment("ada", "ada@example.com", &MfaRecord::default(), NOW, rng)
+    }
+
+    #[test]
+    fn a_transition_takes_its_randomness_from_the_caller() {
+        // The secret is the first 20 bytes drawn (SHA-1's length), the nonce
+        // that seals it the next 12.
+        let step = begin(&mut Counter(0)).unwrap();
+        let expected: Vec<u8> = (0..20).collect();
+        assert_eq!(
+            step.value.expose_secret(),
+            *Secret::from_bytes(&expected).unwrap().expose_base32()
+        );
+        let Some(MfaRecord {
+            state: MfaState::Pending { secret, .. },
+            ..
+        }) = &step.write
+        else {
+            panic!("not pending: {:?}", step.write);
+        };
+        assert_eq!(secret.nonce.to_vec(), (20..32).collect::<Vec<u8>>());
+        // The same bytes give the same step; other bytes another secret.
+        let again = begin(&mut Counter(0)).unwrap();
+        assert_eq!(again.write, step.write);
+        assert_eq!(again.value.expose_secret(), step.value.expose_secret());
+        let other = begin(&mut Counter(1)).unwrap();
+        assert_ne!(other.value.expose_secret(), step.value.expose_secret());
+    }
+
+    #[test]
+    fn a_failing_generator_is_an_internal_error_and_writes_nothing() {
+        // Failing at the secret, then at the nonce.
+        for budget in [0, 20] {
+            assert!(matches!(
+                begin(&mut FailsAfter(budget)),
+                Err(FlowError::Internal(InternalError::Rng(_)))
+            ));
+        }
+        // Failing at the recovery codes, after a right confirming code.
+        let m = machine();
+        let pending = begin(&mut Counter(0)).unwrap();
+        let record = pending.write.unwrap();
+        let secret = Secret::from_base32(pending.value.expose_secret()).unwrap();
+        let code = Totp::new(TotpConfig::default(), &secret)
+            .generate(NOW)
+            .unwrap();
+        assert!(matches!(
+            m.confirm_enrollment("ada", &record, code.as_str(), NOW, &mut FailsAfter(0)),
+            Err(FlowError::Internal(InternalError::Rng(_)))
+        ));
+        // With randomness, the same code confirms.
+        let confirmed = m
+            .confirm_enrollment("ada", &record, code.as_str(), NOW, &mut Counter(0))
+            .unwrap();
+        assert!(matches!(confirmed.value, Outcome::Accepted(_)));
+    }
 }

@@ -5,6 +5,8 @@ use sha2::Sha256;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
+use crate::entropy::{Entropy, RngError};
+
 /// The symbols of a recovery code: digits and capitals without the ones
 /// people confuse (0/O, 1/I/L, U/V is kept apart by dropping U).
 const ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -68,11 +70,12 @@ impl fmt::Debug for RecoveryCodes {
 pub(crate) fn issue(
     count: usize,
     key: &[u8; 32],
-) -> Result<(RecoveryCodes, Vec<[u8; 32]>), getrandom::Error> {
+    rng: &mut dyn Entropy,
+) -> Result<(RecoveryCodes, Vec<[u8; 32]>), RngError> {
     let mut codes = Vec::with_capacity(count);
     let mut hashes = Vec::with_capacity(count);
     for _ in 0..count {
-        let symbols = random_symbols()?;
+        let symbols = random_symbols(rng)?;
         hashes.push(hash(key, &symbols));
         let mut text = Zeroizing::new(String::with_capacity(SYMBOLS + SYMBOLS / GROUP));
         for (i, s) in symbols.iter().enumerate() {
@@ -88,12 +91,12 @@ pub(crate) fn issue(
 
 /// Uniform symbols by rejection sampling: bytes below 240 (8 × 30) map
 /// evenly onto the alphabet.
-fn random_symbols() -> Result<Zeroizing<[u8; SYMBOLS]>, getrandom::Error> {
+fn random_symbols(rng: &mut dyn Entropy) -> Result<Zeroizing<[u8; SYMBOLS]>, RngError> {
     let mut out = Zeroizing::new([0u8; SYMBOLS]);
     let mut filled = 0;
     let mut pool = Zeroizing::new([0u8; 64]);
     while filled < SYMBOLS {
-        getrandom::fill(pool.as_mut_slice())?;
+        rng.fill(pool.as_mut_slice())?;
         for b in pool.iter().filter(|b| **b < 240) {
             if let (Some(slot), Some(symbol)) =
                 (out.get_mut(filled), ALPHABET.get(usize::from(*b % 30)))
@@ -154,6 +157,7 @@ pub(crate) fn position(hashes: &[[u8; 32]], candidate: &[u8; 32]) -> Option<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entropy::OsEntropy;
 
     #[test]
     fn alphabet_and_strength() {
@@ -176,7 +180,7 @@ mod tests {
     #[test]
     fn issued_codes_look_right_and_hash_consistently() {
         let key = [3u8; 32];
-        let (codes, hashes) = issue(10, &key).unwrap();
+        let (codes, hashes) = issue(10, &key, &mut OsEntropy).unwrap();
         assert_eq!(codes.len(), 10);
         let texts: Vec<&str> = codes.expose().collect();
         for (text, h) in texts.iter().zip(&hashes) {

@@ -1,5 +1,6 @@
 use crate::clock::Clock;
 use crate::config::MfaConfig;
+use crate::entropy::{Entropy, OsEntropy};
 use crate::error::{FlowError, InternalError, MfaError};
 use crate::keys::Keyring;
 use crate::machine::{Accept, Login, Machine, Step};
@@ -90,12 +91,13 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         &self,
         user: &str,
         operation: &'static str,
-        transition: impl Fn(&Machine, &MfaRecord, u64) -> Result<Step<T>, FlowError>,
+        transition: impl Fn(&Machine, &MfaRecord, u64, &mut dyn Entropy) -> Result<Step<T>, FlowError>,
     ) -> Result<T, MfaError<S::Error>> {
+        let rng = &mut OsEntropy;
         for _ in 0..self.machine.config.max_retries {
             let record = self.load(user).await?;
             let now = self.clock.now();
-            let step = match transition(&self.machine, &record, now) {
+            let step = match transition(&self.machine, &record, now, rng) {
                 Ok(step) => step,
                 Err(e) => {
                     audit(user, operation, "error", e.to_string().as_str(), None);
@@ -108,7 +110,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
             };
             next.version = record.version.saturating_add(1);
             Machine::drop_expired_replacement(&mut next, now);
-            self.machine.reseal(user, &mut next)?;
+            self.machine.reseal(user, &mut next, rng)?;
             let next = StoredRecord::from_record(next);
             match self
                 .store
@@ -153,8 +155,10 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// [`MfaError::Store`] or [`MfaError::Contention`].
     pub async fn opt_in(&self, user: &str) -> Result<(), MfaError<S::Error>> {
-        self.run(user, "opt_in", |_, record, _| Ok(Machine::opt_in(record)))
-            .await
+        self.run(user, "opt_in", |_, record, _, _| {
+            Ok(Machine::opt_in(record))
+        })
+        .await
     }
 
     /// Starts (or restarts) enrollment: a new secret, sealed and stored as
@@ -171,8 +175,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         account: &str,
     ) -> Result<EnrollmentTicket, MfaError<S::Error>> {
-        self.run(user, "begin_enrollment", |m, record, now| {
-            m.begin_enrollment(user, account, record, now)
+        self.run(user, "begin_enrollment", |m, record, now, rng| {
+            m.begin_enrollment(user, account, record, now, rng)
         })
         .await
     }
@@ -216,8 +220,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         account: &str,
     ) -> Result<EnrollmentTicket, MfaError<S::Error>> {
-        self.run(user, "begin_replacement", |m, record, now| {
-            m.begin_replacement(user, account, record, now)
+        self.run(user, "begin_replacement", |m, record, now, rng| {
+            m.begin_replacement(user, account, record, now, rng)
         })
         .await
     }
@@ -248,7 +252,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// Store errors.
     pub async fn cancel_replacement(&self, user: &str) -> Result<(), MfaError<S::Error>> {
-        self.run(user, "cancel_replacement", |_, record, _| {
+        self.run(user, "cancel_replacement", |_, record, _, _| {
             Ok(Machine::cancel_replacement(record))
         })
         .await
@@ -269,7 +273,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         code: &str,
     ) -> Result<Outcome<Verified>, MfaError<S::Error>> {
-        self.run(user, "confirm_replacement", |m, record, now| {
+        self.run(user, "confirm_replacement", |m, record, now, _| {
             m.confirm_replacement(user, record, code, now)
         })
         .await
@@ -288,8 +292,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         code: &str,
     ) -> Result<Outcome<Enrolled>, MfaError<S::Error>> {
-        self.run(user, "confirm_enrollment", |m, record, now| {
-            m.confirm_enrollment(user, record, code, now)
+        self.run(user, "confirm_enrollment", |m, record, now, rng| {
+            m.confirm_enrollment(user, record, code, now, rng)
         })
         .await
     }
@@ -347,7 +351,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         input: &str,
         accept: Accept,
     ) -> Result<Outcome<Login>, MfaError<S::Error>> {
-        self.run(user, operation, |m, record, now| {
+        self.run(user, operation, |m, record, now, _| {
             m.login(user, record, input, accept, now)
         })
         .await
@@ -365,8 +369,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         code: &str,
     ) -> Result<Outcome<RecoveryCodes>, MfaError<S::Error>> {
-        self.run(user, "regenerate_recovery_codes", |m, record, now| {
-            m.regenerate_recovery(user, record, code, now)
+        self.run(user, "regenerate_recovery_codes", |m, record, now, rng| {
+            m.regenerate_recovery(user, record, code, now, rng)
         })
         .await
     }
@@ -385,7 +389,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         policy: Policy,
         code_or_recovery_code: &str,
     ) -> Result<Outcome<()>, MfaError<S::Error>> {
-        self.run(user, "disable", |m, record, now| {
+        self.run(user, "disable", |m, record, now, _| {
             m.disable(user, record, policy, code_or_recovery_code, now)
         })
         .await
@@ -405,7 +409,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         policy: Policy,
     ) -> Result<(), MfaError<S::Error>> {
-        self.run(user, "cancel_enrollment", |_, record, _| {
+        self.run(user, "cancel_enrollment", |_, record, _, _| {
             Machine::cancel_enrollment(record, policy)
         })
         .await
@@ -418,7 +422,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// [`MfaError::Store`] or [`MfaError::Contention`].
     pub async fn admin_reset(&self, user: &str) -> Result<(), MfaError<S::Error>> {
-        self.run(user, "admin_reset", |_, record, _| {
+        self.run(user, "admin_reset", |_, record, _, _| {
             Ok(Machine::admin_reset(record))
         })
         .await

@@ -1,6 +1,7 @@
 //! QR codes for Key URIs, as SVG (web pages), PNG and Unicode text
 //! (terminals).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -14,12 +15,19 @@ const QUIET_ZONE: usize = 4;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum QrError {
-    /// The text does not fit in any QR code version.
+    /// The text does not fit in any QR code version. The source is the QR
+    /// encoder's own error.
     #[error("the text is too long for a QR code")]
-    TooLong(#[source] qrcode::types::QrError),
-    /// The PNG encoder failed.
+    TooLong(#[source] Box<dyn core::error::Error + Send + Sync>),
+    /// The PNG encoder failed. The source is the PNG encoder's own error.
     #[error("the PNG encoder failed")]
-    Png(#[source] png::EncodingError),
+    Png(#[source] Box<dyn core::error::Error + Send + Sync>),
+}
+
+impl QrError {
+    fn png(e: png::EncodingError) -> Self {
+        Self::Png(Box::new(e))
+    }
 }
 
 /// A QR code holding one text, usually a Key URI.
@@ -61,7 +69,7 @@ impl Qr {
     /// [`QrError::TooLong`] if the text does not fit in a QR code.
     pub fn new(text: &str) -> Result<Self, QrError> {
         let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
-            .map_err(QrError::TooLong)?;
+            .map_err(|e| QrError::TooLong(Box::new(e)))?;
         Ok(Self { code })
     }
 
@@ -117,14 +125,14 @@ impl Qr {
             }
         }
         let side =
-            u32::try_from(side).map_err(|_| QrError::Png(png::EncodingError::LimitsExceeded))?;
+            u32::try_from(side).map_err(|_| QrError::png(png::EncodingError::LimitsExceeded))?;
         let mut out = Vec::new();
         let mut encoder = png::Encoder::new(&mut out, side, side);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(QrError::Png)?;
-        writer.write_image_data(&pixels).map_err(QrError::Png)?;
-        writer.finish().map_err(QrError::Png)?;
+        let mut writer = encoder.write_header().map_err(QrError::png)?;
+        writer.write_image_data(&pixels).map_err(QrError::png)?;
+        writer.finish().map_err(QrError::png)?;
         Ok(out)
     }
 

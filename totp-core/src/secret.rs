@@ -102,7 +102,20 @@ pub enum SecretError {
     InvalidLength,
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
-    Rng(#[source] getrandom::Error),
+    Rng(#[source] RngError),
+}
+
+/// The operating system's random number generator failed (a fault of the
+/// platform). Its source is the generator's own error; mfa-flow's errors
+/// carry the same type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random number generator failed")]
+pub struct RngError(#[source] getrandom::Error);
+
+impl From<getrandom::Error> for RngError {
+    fn from(e: getrandom::Error) -> Self {
+        Self(e)
+    }
 }
 
 impl Secret {
@@ -140,7 +153,7 @@ impl Secret {
             });
         }
         let mut secret = Self::empty(len)?;
-        getrandom::fill(secret.bytes_mut()).map_err(SecretError::Rng)?;
+        getrandom::fill(secret.bytes_mut()).map_err(|e| SecretError::Rng(RngError(e)))?;
         Ok(secret)
     }
 
