@@ -14,7 +14,8 @@ fuzz_target!(|input: (u64, u64, u64, u8, u8, u8, &str)| {
         .with_algorithm(algorithm)
         .with_digits(digits)
         .with_period(period)
-        .and_then(|c| c.with_window(behind, ahead))
+        .and_then(|c| c.with_look_behind(behind))
+        .and_then(|c| c.with_look_ahead(ahead))
     else {
         return;
     };

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 use libfuzzer_sys::fuzz_target;
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, Policy,
+    AppKey, Keyring, UsedCode, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, Policy,
     StateKind, Store, ThrottleConfig,
 };
 
@@ -58,7 +58,8 @@ impl Harness {
             .with_throttle(
                 ThrottleConfig::default()
                     .with_lock_at(3)
-                    .with_lock_durations(10, 60)
+                    .with_first_lock(10)
+                    .with_longest_lock(60)
                     .with_hard_lock_at(HARD_LOCK)
                     .expect("a hard lock within NIST's cap"),
             )
@@ -88,10 +89,10 @@ impl Harness {
     }
 
     /// Checks a login outcome against what was true before it.
-    fn check_login(&mut self, before: &mfa_flow::Status, input: &str, outcome: &Outcome<Login>) {
+    fn check_login(&mut self, before: &mfa_flow::Status, input: &str, outcome: &Outcome<UsedCode>) {
         let locked = before.locked_until.is_some_and(|u| u > self.clock.now());
         match outcome {
-            Outcome::Accepted(Login::Code(v)) => {
+            Outcome::Accepted(UsedCode::Totp(v)) => {
                 assert!(
                     !locked && !before.hard_locked,
                     "a code accepted while locked"
@@ -104,7 +105,7 @@ impl Harness {
             }
             // A recovery code is accepted during a timed lock too (by
             // design: it lifts the lock).
-            Outcome::Accepted(Login::Recovery(_)) => {
+            Outcome::Accepted(UsedCode::Recovery(_)) => {
                 let normal = normalize(input);
                 assert!(
                     self.recovery.iter().any(|c| normalize(c) == normal),

@@ -22,7 +22,7 @@ pub enum ConfigError {
 /// The failure budget shared by TOTP and recovery codes.
 ///
 /// The `lock_at`-th consecutive failure locks TOTP codes for `first_lock`
-/// seconds; each further failure doubles the lock, up to `max_lock`. At
+/// seconds; each further failure doubles the lock, up to `longest_lock`. At
 /// `hard_lock_at` consecutive failures TOTP codes are refused until a
 /// recovery code or an administrator reset: NIST SP 800-63B §5.2.2 allows
 /// at most 100, and going beyond takes
@@ -38,7 +38,7 @@ pub enum ConfigError {
 pub struct ThrottleConfig {
     pub(crate) lock_at: u32,
     pub(crate) first_lock: u64,
-    pub(crate) max_lock: u64,
+    pub(crate) longest_lock: u64,
     pub(crate) hard_lock_at: u32,
 }
 
@@ -48,7 +48,7 @@ impl Default for ThrottleConfig {
         Self {
             lock_at: 5,
             first_lock: 30,
-            max_lock: 15 * 60,
+            longest_lock: 15 * 60,
             hard_lock_at: 100,
         }
     }
@@ -63,12 +63,18 @@ impl ThrottleConfig {
         self
     }
 
-    /// The first timed lock and the longest, in seconds (defaults 30 and
-    /// 900); the longest is at least the first.
+    /// The first timed lock, in seconds (default 30).
     #[must_use]
-    pub fn with_lock_durations(mut self, first: u64, longest: u64) -> Self {
-        self.first_lock = first;
-        self.max_lock = longest.max(first);
+    pub fn with_first_lock(mut self, seconds: u64) -> Self {
+        self.first_lock = seconds;
+        self
+    }
+
+    /// The longest timed lock, in seconds (default 900); a value below the
+    /// first lock counts as the first lock.
+    #[must_use]
+    pub fn with_longest_lock(mut self, seconds: u64) -> Self {
+        self.longest_lock = seconds;
         self
     }
 
@@ -105,10 +111,10 @@ impl ThrottleConfig {
         self.first_lock
     }
 
-    /// The longest timed lock, in seconds.
+    /// The longest timed lock, in seconds: at least the first.
     #[must_use]
-    pub fn max_lock(&self) -> u64 {
-        self.max_lock
+    pub fn longest_lock(&self) -> u64 {
+        self.longest_lock.max(self.first_lock)
     }
 
     /// The consecutive failures that hard-lock TOTP codes.
@@ -123,7 +129,11 @@ impl ThrottleConfig {
     pub fn lock_after(&self, failures: u32) -> Option<u64> {
         let beyond = failures.checked_sub(self.lock_at)?;
         let factor = 1u64.checked_shl(beyond).unwrap_or(u64::MAX);
-        Some(self.first_lock.saturating_mul(factor).min(self.max_lock))
+        Some(
+            self.first_lock
+                .saturating_mul(factor)
+                .min(self.longest_lock()),
+        )
     }
 
     /// How many more failures, after `failures` in a row, until the next
@@ -309,8 +319,10 @@ mod tests {
     fn limits_hold_and_beyond_them_is_named_dangerous() {
         let t = ThrottleConfig::default()
             .with_lock_at(0)
-            .with_lock_durations(60, 10);
-        assert_eq!((t.lock_at(), t.first_lock(), t.max_lock()), (1, 60, 60));
+            .with_longest_lock(10)
+            .with_first_lock(60);
+        assert_eq!((t.lock_at(), t.first_lock(), t.longest_lock()), (1, 60, 60));
+        assert_eq!(t.lock_after(5), Some(60));
         for bad in [0, 101, 1_000_000] {
             assert_eq!(
                 ThrottleConfig::default().with_hard_lock_at(bad),
@@ -334,7 +346,7 @@ mod tests {
             (c.max_retries(), c.recovery_codes(), c.enrollment_ttl()),
             (1, 1, 1)
         );
-        let wide = TotpConfig::default().with_window(2, 1).unwrap();
+        let wide = TotpConfig::default().with_look_behind(2).unwrap();
         assert!(matches!(
             MfaConfig::new("X").with_totp(wide),
             Err(ConfigError::WideWindow)
@@ -346,7 +358,7 @@ mod tests {
                 .look_behind(),
             2
         );
-        let narrow = TotpConfig::default().with_window(1, 0).unwrap();
+        let narrow = TotpConfig::default().with_look_ahead(0).unwrap();
         assert!(MfaConfig::new("X").with_totp(narrow).is_ok());
     }
 }

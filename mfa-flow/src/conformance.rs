@@ -28,8 +28,8 @@ use totp_core::{Secret, Totp, TotpConfig};
 use crate::keys::SealedSecret;
 use crate::record::{MfaRecord, MfaState, RecoverySet, Replacement, Throttle, TotpParams};
 use crate::{
-    AppKey, Keyring, Login, ManualClock, MfaConfig, MfaService, Outcome, Saved, StateKind, Store,
-    StoredRecord, ThrottleConfig,
+    AppKey, Keyring, ManualClock, MfaConfig, MfaService, Outcome, Saved, StateKind, Store,
+    StoredRecord, ThrottleConfig, UsedCode,
 };
 
 /// Generates one `#[tokio::test]` per conformance check. The argument is an
@@ -308,7 +308,7 @@ async fn race<S: Store + Clone + 'static>(
     u: &str,
     attempts: usize,
     input: impl Fn(usize) -> String,
-) -> Vec<Outcome<Login>> {
+) -> Vec<Outcome<UsedCode>> {
     let mut tasks = tokio::task::JoinSet::new();
     let barrier = Arc::new(tokio::sync::Barrier::new(attempts));
     for i in 0..attempts {

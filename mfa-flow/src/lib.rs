@@ -29,10 +29,9 @@ pub use config::{ConfigError, MfaConfig, ThrottleConfig};
 pub use entropy::RngError;
 pub use error::{FlowError, InternalError, MfaError};
 pub use keys::{AppKey, KeyCheck, KeyError, Keyring, OpenError};
-pub use machine::Login;
 pub use outcome::{
-    Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
-    Status, Verified,
+    CodeKind, Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement,
+    StateKind, Status, UsedCode, Verified,
 };
 pub use record::DecodeError;
 #[cfg(fuzzing)]

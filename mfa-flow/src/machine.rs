@@ -12,8 +12,8 @@ use crate::entropy::{Entropy, RngError};
 use crate::error::{FlowError, InternalError};
 use crate::keys::{Keyring, OpenError, SealedSecret};
 use crate::outcome::{
-    Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement, StateKind,
-    Status, Verified,
+    CodeKind, Enrolled, EnrollmentTicket, InputError, Outcome, Policy, RecoveryUsed, Requirement,
+    StateKind, Status, UsedCode, Verified,
 };
 use crate::record::{
     DecodeError, MfaRecord, MfaState, RecoverySet, Replacement, Throttle, TotpParams,
@@ -57,39 +57,24 @@ pub(crate) struct Machine {
     pub(crate) keys: Keyring,
 }
 
-/// A submitted credential: a TOTP code or a recovery code, told apart by
-/// their length once separators are removed.
-enum Credential<'a> {
-    Totp(&'a str),
-    Recovery(&'a str),
-}
-
-/// Which credentials an operation takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Accept {
-    /// A TOTP code only.
-    Code,
-    /// A recovery code only.
-    Recovery,
-    /// Either, told apart by length.
-    Either,
-}
-
-fn classify(input: &str, accept: Accept) -> Credential<'_> {
-    match accept {
-        Accept::Code => return Credential::Totp(input),
-        Accept::Recovery => return Credential::Recovery(input),
-        Accept::Either => {}
-    }
-    let symbols = input
-        .bytes()
-        .filter(|b| !matches!(b, b' ' | b'-' | b'\t' | b'\r' | b'\n'))
-        .take(9)
-        .count();
-    if symbols <= 8 {
-        Credential::Totp(input)
-    } else {
-        Credential::Recovery(input)
+/// What `kind` makes of the input: [`CodeKind::Any`] is told apart by
+/// length once separators are removed (a TOTP code has at most 8 digits);
+/// the answer is never `Any`.
+fn classify(input: &str, kind: CodeKind) -> CodeKind {
+    match kind {
+        CodeKind::Totp | CodeKind::Recovery => kind,
+        CodeKind::Any => {
+            let symbols = input
+                .bytes()
+                .filter(|b| !matches!(b, b' ' | b'-' | b'\t' | b'\r' | b'\n'))
+                .take(9)
+                .count();
+            if symbols <= 8 {
+                CodeKind::Totp
+            } else {
+                CodeKind::Recovery
+            }
+        }
     }
 }
 
@@ -131,12 +116,6 @@ impl Refused {
     }
 }
 
-/// A successful check of a TOTP code or recovery code.
-enum Passed {
-    Totp(u64),
-    Recovery { remaining: usize },
-}
-
 impl Machine {
     fn totp(&self, params: &TotpParams, secret: &Secret) -> Result<Totp, FlowError> {
         let base = self.config.totp;
@@ -144,7 +123,8 @@ impl Machine {
             .with_algorithm(params.algorithm)
             .with_digits(params.digits)
             .with_period(params.period)
-            .and_then(|c| c.with_window(base.look_behind(), base.look_ahead()))
+            .and_then(|c| c.with_look_behind(base.look_behind()))
+            .and_then(|c| c.with_look_ahead(base.look_ahead()))
             .map_err(|_| {
                 InternalError::CorruptRecord(DecodeError::InvalidField("TOTP parameters"))
             })?;
@@ -228,16 +208,16 @@ impl Machine {
         })
     }
 
-    /// Checks a credential for an active user, with the lock and the
-    /// failure count; returns the record after a failure, or what passed.
-    fn check_credential(
+    /// Checks a code for an active user, with the lock and the failure
+    /// count; returns the record after a failure, or the code used.
+    fn check_used_code(
         &self,
         user: &str,
         record: &MfaRecord,
         input: &str,
-        accept: Accept,
+        kind: CodeKind,
         now: u64,
-    ) -> Result<Result<(Passed, MfaRecord), Refused>, FlowError> {
+    ) -> Result<Result<(UsedCode, MfaRecord), Refused>, FlowError> {
         let MfaState::Active {
             secret,
             totp,
@@ -247,27 +227,27 @@ impl Machine {
         else {
             return Err(FlowError::NotEnrolled);
         };
-        let refusal = match classify(input, accept) {
-            Credential::Totp(code) => {
+        let refusal = match classify(input, kind) {
+            CodeKind::Totp => {
                 // Locks stop TOTP guesses only: a recovery code (117 bits)
                 // cannot be guessed, so its owner may use it during a lock
                 // raised by someone else's wrong codes.
                 if let Some(locked) = self.totp_locked(&record.throttle, now) {
                     return Ok(Err(locked));
                 }
-                match self.check_code(user, secret, totp, Some(*last_step), code, now)? {
+                match self.check_code(user, secret, totp, Some(*last_step), input, now)? {
                     Ok(step) => {
                         let mut next = record.clone();
                         if let MfaState::Active { last_step, .. } = &mut next.state {
                             *last_step = step;
                         }
                         next.throttle = Throttle::default();
-                        return Ok(Ok((Passed::Totp(step), next)));
+                        return Ok(Ok((UsedCode::Totp(Verified { step }), next)));
                     }
                     Err(refused) => refused,
                 }
             }
-            Credential::Recovery(code) => match recovery::normalize(code) {
+            CodeKind::Recovery | CodeKind::Any => match recovery::normalize(input) {
                 Err(e) => Refusal::Malformed(InputError::Recovery(e)),
                 Ok(symbols) => {
                     // The keyring must be the one the record was written
@@ -297,7 +277,7 @@ impl Machine {
                             });
                             // A recovery code lifts every lock, hard or timed.
                             next.throttle = Throttle::default();
-                            return Ok(Ok((Passed::Recovery { remaining }, next)));
+                            return Ok(Ok((UsedCode::Recovery(RecoveryUsed { remaining }), next)));
                         }
                         // During a lock, timed or hard, a wrong recovery
                         // code is refused but not counted: counting it
@@ -590,27 +570,24 @@ impl Machine {
         Ok((codes, RecoverySet { key_id, hashes }))
     }
 
-    /// A login with a TOTP code or a recovery code, as `accept` allows.
+    /// A login with a TOTP code or a recovery code, as `kind` allows.
     pub(crate) fn login(
         &self,
         user: &str,
         record: &MfaRecord,
         input: &str,
-        accept: Accept,
+        kind: CodeKind,
         now: u64,
-    ) -> Result<Step<Outcome<Login>>, FlowError> {
+    ) -> Result<Step<Outcome<UsedCode>>, FlowError> {
         Ok(
-            match self.check_credential(user, record, input, accept, now)? {
-                Ok((Passed::Totp(step), next)) => Step::write(
-                    next,
-                    Outcome::Accepted(Login::Code(Verified { step })),
-                    "login_code",
-                ),
-                Ok((Passed::Recovery { remaining }, next)) => Step::write(
-                    next,
-                    Outcome::Accepted(Login::Recovery(RecoveryUsed { remaining })),
-                    "login_recovery_code",
-                ),
+            match self.check_used_code(user, record, input, kind, now)? {
+                Ok((used, next)) => {
+                    let event = match used {
+                        UsedCode::Totp(_) => "login_code",
+                        UsedCode::Recovery(_) => "login_recovery_code",
+                    };
+                    Step::write(next, Outcome::Accepted(used), event)
+                }
                 Err(refused) => refused.step(),
             },
         )
@@ -627,7 +604,7 @@ impl Machine {
         // A current TOTP code, or an unused recovery code (a user without
         // the phone), which is retired with the rest.
         Ok(
-            match self.check_credential(user, record, code, Accept::Either, now)? {
+            match self.check_used_code(user, record, code, CodeKind::Any, now)? {
                 Ok((_, mut next)) => {
                     let (codes, set) = self.issue_recovery(rng)?;
                     next.recovery = Some(set);
@@ -662,7 +639,7 @@ impl Machine {
                 Ok(Step::write(disabled, Outcome::Accepted(()), "disabled"))
             }
             MfaState::Active { .. } => Ok(
-                match self.check_credential(user, record, input, Accept::Either, now)? {
+                match self.check_used_code(user, record, input, CodeKind::Any, now)? {
                     Ok(_) => Step::write(disabled, Outcome::Accepted(()), "disabled"),
                     Err(refused) => refused.step(),
                 },
@@ -806,16 +783,6 @@ fn new_secret(algorithm: Algorithm, rng: &mut dyn Entropy) -> Result<Secret, Rng
         .expect("a recommended length fits 64 bytes");
     rng.fill(bytes)?;
     Ok(Secret::from_bytes(bytes).expect("a recommended length is a valid secret"))
-}
-
-/// What a login was accepted with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Login {
-    /// A TOTP code.
-    Code(Verified),
-    /// A recovery code.
-    Recovery(RecoveryUsed),
 }
 
 #[cfg(test)]

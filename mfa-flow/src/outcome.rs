@@ -100,6 +100,30 @@ impl<T> Outcome<T> {
     }
 }
 
+/// Which kind of code an operation takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CodeKind {
+    /// The current code of the authenticator app.
+    Totp,
+    /// A single-use recovery code.
+    Recovery,
+    /// Either, told apart by length: a TOTP code has at most 8 digits, a
+    /// recovery code 20 symbols (a field that takes both, such as a
+    /// "confirm it's you" prompt).
+    Any,
+}
+
+/// The code a login was accepted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsedCode {
+    /// A TOTP code, and the time step it was for.
+    Totp(Verified),
+    /// A recovery code, now used up.
+    Recovery(RecoveryUsed),
+}
+
 /// An accepted login code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

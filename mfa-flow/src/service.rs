@@ -3,8 +3,10 @@ use crate::config::MfaConfig;
 use crate::entropy::{Entropy, OsEntropy};
 use crate::error::{FlowError, InternalError, MfaError};
 use crate::keys::Keyring;
-use crate::machine::{Accept, Login, Machine, Step};
-use crate::outcome::{Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status, Verified};
+use crate::machine::{Machine, Step};
+use crate::outcome::{
+    CodeKind, Enrolled, EnrollmentTicket, Outcome, Policy, Requirement, Status, UsedCode, Verified,
+};
 use crate::record::MfaRecord;
 use crate::recovery::RecoveryCodes;
 use crate::store::{Saved, Store, StoredRecord};
@@ -309,8 +311,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         &self,
         user: &str,
         code_or_recovery_code: &str,
-    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
-        self.checked(user, "login", code_or_recovery_code, Accept::Either)
+    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
+        self.checked(user, "login", code_or_recovery_code, CodeKind::Any)
             .await
     }
 
@@ -325,8 +327,9 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         &self,
         user: &str,
         code: &str,
-    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
-        self.checked(user, "verify_code", code, Accept::Code).await
+    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
+        self.checked(user, "verify_code", code, CodeKind::Totp)
+            .await
     }
 
     /// Logs in with a recovery code, consuming it atomically: of several
@@ -339,8 +342,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         &self,
         user: &str,
         recovery_code: &str,
-    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
-        self.checked(user, "use_recovery_code", recovery_code, Accept::Recovery)
+    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
+        self.checked(user, "use_recovery_code", recovery_code, CodeKind::Recovery)
             .await
     }
 
@@ -349,10 +352,10 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         user: &str,
         operation: &'static str,
         input: &str,
-        accept: Accept,
-    ) -> Result<Outcome<Login>, MfaError<S::Error>> {
+        kind: CodeKind,
+    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
         self.run(user, operation, |m, record, now, _| {
-            m.login(user, record, input, accept, now)
+            m.login(user, record, input, kind, now)
         })
         .await
     }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, FlowError, InternalError, Keyring, Login, ManualClock, MemoryStore, MfaConfig,
-    MfaError, MfaService, OpenError, Outcome, Policy, Requirement, StateKind, Store, StoredRecord,
+    AppKey, FlowError, InternalError, Keyring, ManualClock, MemoryStore, MfaConfig, MfaError,
+    MfaService, OpenError, Outcome, Policy, Requirement, StateKind, Store, StoredRecord, UsedCode,
 };
 
 const START: u64 = 1_700_000_010;
@@ -161,7 +161,7 @@ async fn replays_and_older_codes_are_refused() {
     let (app, _) = enrolled(&service, &clock).await;
     let previous = app.generate(clock.now() - 30).unwrap();
     let current = code(&app, &clock);
-    let Outcome::Accepted(Login::Code(v)) = service.login(USER, &current).await.unwrap() else {
+    let Outcome::Accepted(UsedCode::Totp(v)) = service.login(USER, &current).await.unwrap() else {
         panic!("the current code logs in");
     };
     assert_eq!(v.step, clock.now() / 30);
@@ -245,7 +245,7 @@ async fn recovery_codes_work_during_a_soft_lock_and_their_failures_there_do_not_
     assert!(clock.now() < until);
     assert!(matches!(
         service.use_recovery_code(USER, &codes[0]).await.unwrap(),
-        Outcome::Accepted(Login::Recovery(_))
+        Outcome::Accepted(UsedCode::Recovery(_))
     ));
     let status = service.status(USER).await.unwrap();
     assert_eq!((status.failures, status.locked_until), (0, None));
@@ -353,7 +353,7 @@ async fn recovery_codes_are_single_use_and_regenerable() {
     assert_eq!(codes.len(), 10);
     // As people type them: lower case, spaces instead of hyphens.
     let typed = codes[3].to_lowercase().replace('-', " ");
-    let Outcome::Accepted(Login::Recovery(used)) = service.login(USER, &typed).await.unwrap()
+    let Outcome::Accepted(UsedCode::Recovery(used)) = service.login(USER, &typed).await.unwrap()
     else {
         panic!("a recovery code logs in");
     };

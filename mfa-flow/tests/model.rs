@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, Keyring, Login, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, StateKind,
-    Store, ThrottleConfig,
+    AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, StateKind, Store,
+    ThrottleConfig, UsedCode,
 };
 use proptest::prelude::*;
 
@@ -112,10 +112,10 @@ impl Model {
     }
 }
 
-fn observed(outcome: Outcome<Login>) -> Expect {
+fn observed(outcome: Outcome<UsedCode>) -> Expect {
     match outcome {
-        Outcome::Accepted(Login::Code(v)) => Expect::Code(v.step),
-        Outcome::Accepted(Login::Recovery(r)) => Expect::Recovery(r.remaining),
+        Outcome::Accepted(UsedCode::Totp(v)) => Expect::Code(v.step),
+        Outcome::Accepted(UsedCode::Recovery(r)) => Expect::Recovery(r.remaining),
         Outcome::Invalid => Expect::Invalid,
         Outcome::Replayed => Expect::Replayed,
         Outcome::Locked { until } => Expect::Locked(until),
@@ -136,7 +136,8 @@ async fn run(enroll_delay: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let (lock_at, first, max, hard) = THROTTLE;
     let throttle = ThrottleConfig::default()
         .with_lock_at(lock_at)
-        .with_lock_durations(first, max)
+        .with_first_lock(first)
+        .with_longest_lock(max)
         .with_hard_lock_at(hard)
         .unwrap();
     let service = MfaService::new(

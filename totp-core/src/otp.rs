@@ -282,6 +282,14 @@ impl Default for TotpConfig {
     }
 }
 
+/// One side of a TOTP window, within [`MAX_TOTP_WINDOW`].
+fn window_side(steps: u8) -> Result<u8, ConfigError> {
+    if steps > MAX_TOTP_WINDOW {
+        return Err(ConfigError::WindowTooWide);
+    }
+    Ok(steps)
+}
+
 impl TotpConfig {
     /// Sets the algorithm.
     #[must_use]
@@ -314,24 +322,34 @@ impl TotpConfig {
         self
     }
 
-    /// Sets how many steps before and after the current one are accepted, to
-    /// absorb clock drift and typing time.
+    /// Sets how many steps before the current one are accepted, to absorb
+    /// a slow clock and typing time (default 1).
     ///
     /// # Security
     ///
     /// Each extra step is one more code an attacker's guess can hit. Keep the
-    /// default (1, 1) unless clocks are known to drift further.
+    /// default unless clocks are known to drift further.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::WindowTooWide`] if either side exceeds
-    /// [`MAX_TOTP_WINDOW`].
-    pub fn with_window(mut self, look_behind: u8, look_ahead: u8) -> Result<Self, ConfigError> {
-        if look_behind > MAX_TOTP_WINDOW || look_ahead > MAX_TOTP_WINDOW {
-            return Err(ConfigError::WindowTooWide);
-        }
-        self.look_behind = look_behind;
-        self.look_ahead = look_ahead;
+    /// [`ConfigError::WindowTooWide`] beyond [`MAX_TOTP_WINDOW`].
+    pub fn with_look_behind(mut self, steps: u8) -> Result<Self, ConfigError> {
+        self.look_behind = window_side(steps)?;
+        Ok(self)
+    }
+
+    /// Sets how many steps after the current one are accepted, to absorb a
+    /// fast clock (default 1).
+    ///
+    /// # Security
+    ///
+    /// As for [`with_look_behind`](Self::with_look_behind).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::WindowTooWide`] beyond [`MAX_TOTP_WINDOW`].
+    pub fn with_look_ahead(mut self, steps: u8) -> Result<Self, ConfigError> {
+        self.look_ahead = window_side(steps)?;
         Ok(self)
     }
 
@@ -624,14 +642,19 @@ mod tests {
             Err(ConfigError::ZeroPeriod)
         );
         assert_eq!(
-            TotpConfig::default().with_window(11, 0),
+            TotpConfig::default().with_look_behind(11),
             Err(ConfigError::WindowTooWide)
         );
         assert_eq!(
-            TotpConfig::default().with_window(0, 255),
+            TotpConfig::default().with_look_ahead(255),
             Err(ConfigError::WindowTooWide)
         );
-        assert!(TotpConfig::default().with_window(10, 10).is_ok());
+        assert!(
+            TotpConfig::default()
+                .with_look_behind(10)
+                .and_then(|c| c.with_look_ahead(10))
+                .is_ok()
+        );
         assert_eq!(
             HotpConfig::default().with_look_ahead(101),
             Err(ConfigError::LookAheadTooWide)

@@ -33,7 +33,8 @@ fn verification_allocates_nothing() {
     for (secret, algorithm) in secrets.iter().zip(algorithms) {
         let config = TotpConfig::default()
             .with_algorithm(algorithm)
-            .with_window(2, 2)
+            .with_look_behind(2)
+            .and_then(|c| c.with_look_ahead(2))
             .unwrap();
         let totp = Totp::new(config, secret);
         for time in [0u64, 59, 1_700_000_000, u64::MAX] {

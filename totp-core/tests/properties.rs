@@ -40,7 +40,8 @@ fn config() -> impl Strategy<Value = TotpConfig> {
                 .with_period(p)
                 .unwrap()
                 .with_t0(t0)
-                .with_window(behind, ahead)
+                .with_look_behind(behind)
+                .and_then(|c| c.with_look_ahead(ahead))
                 .unwrap()
         })
 }
@@ -174,7 +175,8 @@ proptest! {
         let config = TotpConfig::default()
             .with_t0(t0)
             .with_period(period)
-            .and_then(|c| c.with_window(behind, ahead))
+            .and_then(|c| c.with_look_behind(behind))
+            .and_then(|c| c.with_look_ahead(ahead))
             .unwrap_or_default();
         let totp = Totp::new(config, &Secret::from_bytes(&[7; 20]).unwrap());
         let _ = totp.verify(&code, time);

@@ -4,26 +4,17 @@ use mfa_flow::Requirement;
 
 use crate::session::{Assurance, Level};
 
-/// What a signed-in request needs before it may go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Need {
-    /// Nothing: the session has the assurance the route asks for, or MFA is
-    /// off and optional for this user.
-    Nothing,
-    /// Enrollment first (opted in, or required and not enrolled).
-    Enrollment,
-    /// A code from the authenticator app (or a recovery code).
-    Code,
-}
-
-/// Decides what a signed-in request needs. Pure: the guard, the JSON routes
-/// and [`MfaSession::need`](crate::MfaSession::need) all call it, so no
+/// Decides what a signed-in request needs before it may go on, as the
+/// flow's [`Requirement`]: [`Requirement::Proceed`] when the session has the
+/// assurance the route asks for (or MFA is off and optional for this user),
+/// [`Requirement::Enroll`] or [`Requirement::Code`] otherwise. Pure: the guard, the JSON routes
+/// and [`MfaSession::requirement`](crate::MfaSession::requirement) all call it, so no
 /// interface can disagree with another.
 ///
 /// - `assurance`: the session's, already bound to the application's user.
-/// - `requirement`: what the flow says this user's login needs, or `None`
-///   when it has not been looked up yet.
+/// - `requirement`: what the flow says this user's login needs
+///   ([`MfaService::requirement`](mfa_flow::MfaService::requirement)), or
+///   `None` when it has not been looked up yet.
 /// - `step_up`: for a sensitive route, how recent (in seconds) the last
 ///   code must be.
 /// - `now`: Unix seconds.
@@ -39,14 +30,14 @@ pub enum Need {
 /// enrollment.
 ///
 /// ```
-/// use mfa_axum::{Need, decide};
+/// use mfa_axum::decide;
 /// use mfa_flow::Requirement;
 /// # use mfa_axum::Assurance;
 /// # fn check(level_1: &Assurance) {
 /// // A password-only session: the flow decides.
 /// assert_eq!(decide(level_1, None, None, 0), None);
-/// assert_eq!(decide(level_1, Some(Requirement::Code), None, 0), Some(Need::Code));
-/// assert_eq!(decide(level_1, Some(Requirement::Proceed), Some(300), 0), Some(Need::Nothing));
+/// assert_eq!(decide(level_1, Some(Requirement::Code), None, 0), Some(Requirement::Code));
+/// assert_eq!(decide(level_1, Some(Requirement::Proceed), Some(300), 0), Some(Requirement::Proceed));
 /// # }
 /// ```
 #[must_use]
@@ -55,21 +46,21 @@ pub fn decide(
     requirement: Option<Requirement>,
     step_up: Option<u64>,
     now: u64,
-) -> Option<Need> {
+) -> Option<Requirement> {
     let recent = match (step_up, assurance.verified_at) {
         (None, _) => true,
         (Some(age), Some(at)) => now.saturating_sub(at) <= age,
         (Some(_), None) => false,
     };
     if assurance.level == Level::Mfa && recent {
-        return Some(Need::Nothing);
+        return Some(Requirement::Proceed);
     }
     Some(match requirement? {
-        Requirement::Proceed => Need::Nothing,
-        Requirement::Enroll => Need::Enrollment,
+        Requirement::Proceed => Requirement::Proceed,
+        Requirement::Enroll => Requirement::Enroll,
         // A code, or anything a later flow version asks for: the stricter
         // answer.
-        _ => Need::Code,
+        _ => Requirement::Code,
     })
 }
 
@@ -90,11 +81,11 @@ mod tests {
     fn level_two_needs_nothing_without_a_lookup() {
         assert_eq!(
             decide(&at(Level::Mfa, Some(100)), None, None, 10_000),
-            Some(Need::Nothing)
+            Some(Requirement::Proceed)
         );
         assert_eq!(
             decide(&at(Level::Mfa, Some(100)), None, Some(60), 150),
-            Some(Need::Nothing)
+            Some(Requirement::Proceed)
         );
     }
 
@@ -102,13 +93,12 @@ mod tests {
     fn below_the_level_the_flow_decides() {
         let one = at(Level::Password, None);
         assert_eq!(decide(&one, None, None, 0), None);
-        for (requirement, need) in [
-            (Requirement::Proceed, Need::Nothing),
-            (Requirement::Enroll, Need::Enrollment),
-            (Requirement::Code, Need::Code),
-        ] {
-            assert_eq!(decide(&one, Some(requirement), None, 0), Some(need));
-            assert_eq!(decide(&one, Some(requirement), Some(60), 0), Some(need));
+        for requirement in [Requirement::Proceed, Requirement::Enroll, Requirement::Code] {
+            assert_eq!(decide(&one, Some(requirement), None, 0), Some(requirement));
+            assert_eq!(
+                decide(&one, Some(requirement), Some(60), 0),
+                Some(requirement)
+            );
         }
     }
 
@@ -118,12 +108,12 @@ mod tests {
         assert_eq!(decide(&old, None, Some(60), 161), None);
         assert_eq!(
             decide(&old, Some(Requirement::Code), Some(60), 161),
-            Some(Need::Code)
+            Some(Requirement::Code)
         );
         // MFA switched off since: nothing to ask for.
         assert_eq!(
             decide(&old, Some(Requirement::Proceed), Some(60), 161),
-            Some(Need::Nothing)
+            Some(Requirement::Proceed)
         );
     }
 }

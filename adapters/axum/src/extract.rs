@@ -5,16 +5,18 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::request::Parts;
 use http::{HeaderMap, header};
-use mfa_flow::{Enrolled, Login, Outcome, Policy, RecoveryCodes, Status, Verified};
+use mfa_flow::{
+    CodeKind, Enrolled, Outcome, Policy, RecoveryCodes, Requirement, Status, UsedCode, Verified,
+};
 use tower_sessions::Session;
 
-use crate::decision::{Need, decide};
+use crate::decision::decide;
 use crate::error::Error;
 use crate::flow::Bound;
 use crate::identity::UserId;
 use crate::mfa::Mfa;
 use crate::session::{Assurance, Level, raise};
-use crate::values::{CodeKind, Enrollment};
+use crate::values::Enrollment;
 
 /// The session key holding the fingerprint of the enrollment this session
 /// showed.
@@ -110,14 +112,14 @@ impl MfaSession {
     /// # Errors
     ///
     /// [`Error::Store`] when the MFA store is down.
-    pub async fn need(&self, step_up: Option<u64>) -> Result<Need, Error> {
+    pub async fn requirement(&self, step_up: Option<u64>) -> Result<Requirement, Error> {
         let now = self.now();
         let assurance = &self.bound.assurance;
         if let Some(need) = decide(assurance, None, step_up, now) {
             return Ok(need);
         }
         let requirement = self.mfa.0.requirement(&assurance.user).await?;
-        Ok(decide(assurance, Some(requirement), step_up, now).unwrap_or(Need::Code))
+        Ok(decide(assurance, Some(requirement), step_up, now).unwrap_or(Requirement::Code))
     }
 
     /// Records that the user opted in; the enrollment page then sets it up.
@@ -259,7 +261,7 @@ impl MfaSession {
     /// # Errors
     ///
     /// [`Error::NotEnrolled`]; store and session errors.
-    pub async fn verify(&mut self, code: &str, kind: CodeKind) -> Result<Outcome<Login>, Error> {
+    pub async fn verify(&mut self, code: &str, kind: CodeKind) -> Result<Outcome<UsedCode>, Error> {
         let outcome = self.mfa.0.verify(self.user(), code, kind).await?;
         if outcome.is_accepted() {
             self.raise().await?;

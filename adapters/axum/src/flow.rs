@@ -8,19 +8,19 @@ use std::sync::Arc;
 
 use http::Extensions;
 use mfa_flow::{
-    Clock, Enrolled, EnrollmentTicket, Login, MfaService, Outcome, Policy, RecoveryCodes,
-    Requirement, Status, Store, Verified,
+    Clock, CodeKind, Enrolled, EnrollmentTicket, MfaService, Outcome, Policy, RecoveryCodes,
+    Requirement, Status, Store, UsedCode, Verified,
 };
 use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
-use crate::decision::{Need, decide};
+use crate::decision::decide;
 use crate::error::Error;
 use crate::identity::{Identity, UserId};
 use crate::paths::Paths;
 use crate::policy::UserPolicy;
 use crate::session::{Assurance, bind};
-use crate::values::{CodeKind, Enrollment};
+use crate::values::Enrollment;
 
 /// A boxed future.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -39,7 +39,7 @@ pub(crate) enum Verdict {
     /// Nobody signed in.
     NotSignedIn,
     /// Enrollment or a code first.
-    Needs(Need),
+    Needs(Requirement),
     /// The decision could not be made.
     Failed(Error),
 }
@@ -106,7 +106,7 @@ pub(crate) trait Flow: Send + Sync {
         user: &'a UserId,
         code: &'a str,
         kind: CodeKind,
-    ) -> BoxFuture<'a, Result<Outcome<Login>, Error>>;
+    ) -> BoxFuture<'a, Result<Outcome<UsedCode>, Error>>;
     fn regenerate<'a>(
         &'a self,
         user: &'a UserId,
@@ -262,12 +262,12 @@ where
                 Some(need) => need,
                 None => match self.requirement_of(&bound.assurance.user).await {
                     Ok(requirement) => decide(&bound.assurance, Some(requirement), step_up, now)
-                        .unwrap_or(Need::Code),
+                        .unwrap_or(Requirement::Code),
                     Err(e) => return Verdict::Failed(e),
                 },
             };
             match need {
-                Need::Nothing => Verdict::Through(Some(bound)),
+                Requirement::Proceed => Verdict::Through(Some(bound)),
                 other => Verdict::Needs(other),
             }
         })
@@ -371,7 +371,7 @@ where
         user: &'a UserId,
         code: &'a str,
         kind: CodeKind,
-    ) -> BoxFuture<'a, Result<Outcome<Login>, Error>> {
+    ) -> BoxFuture<'a, Result<Outcome<UsedCode>, Error>> {
         Box::pin(async move {
             let user = user.as_str();
             match kind {

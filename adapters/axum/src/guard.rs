@@ -10,10 +10,10 @@ use http::{HeaderValue, Request, StatusCode, header};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::decision::Need;
 use crate::extract::{Passed, wants_json};
 use crate::flow::{BoxFuture, Verdict};
 use crate::mfa::Mfa;
+use mfa_flow::Requirement;
 
 /// Guards the routes it wraps. For each request it asks the application
 /// who is signed in ([`Identity`](crate::Identity)), binds the session's
@@ -167,10 +167,10 @@ fn stop(verdict: Verdict, mfa: &Mfa, json: bool) -> Own {
     match verdict {
         Verdict::NotSignedIn if json => Own::error(StatusCode::UNAUTHORIZED, "not_signed_in"),
         Verdict::NotSignedIn => Own::see_other(&paths.sign_in),
-        Verdict::Needs(Need::Enrollment) if json => {
+        Verdict::Needs(Requirement::Enroll) if json => {
             Own::error(StatusCode::FORBIDDEN, "mfa_enrollment_required")
         }
-        Verdict::Needs(Need::Enrollment) => Own::see_other(&paths.enrollment),
+        Verdict::Needs(Requirement::Enroll) => Own::see_other(&paths.enrollment),
         Verdict::Failed(e) => {
             e.log();
             Own::error(e.status(), e.code())

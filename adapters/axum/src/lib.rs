@@ -23,18 +23,20 @@ mod values;
 
 #[cfg(feature = "axum-login")]
 pub use crate::axum_login::{AuthLayerMissing, AuthSessionIdentity};
-pub use decision::{Need, decide};
+pub use decision::decide;
 pub use error::{Error, refusal_status};
 pub use extract::{MfaRejection, MfaSession, REPLACEMENT_WINDOW};
 pub use guard::{MfaGuard, MfaLayer, ResponseFuture};
 pub use identity::{Identity, SessionIdentity, SessionIdentityError, UserId};
 pub use lifetime::{SessionLifetime, SessionLifetimeLayer};
 pub use mfa::{Mfa, MfaBuilder};
+/// The flow's types that this crate's API takes and gives.
+pub use mfa_flow::{CodeKind, Requirement, UsedCode};
 pub use policy::UserPolicy;
 pub use routes::{MAX_BODY, routes};
 pub use session::{ASSURANCE_KEY, Assurance, Level};
 pub use store::HashedSessionIds;
-pub use values::{CodeKind, Enrollment};
+pub use values::Enrollment;
 
 /// The `tower-sessions` version this crate is built on, for the
 /// application's `SessionManagerLayer` and stores.

@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mfa_flow::{Login, StateKind};
+use mfa_flow::{CodeKind, StateKind, UsedCode};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -13,7 +13,7 @@ use crate::extract::MfaSession;
 use crate::json::accepted;
 use crate::mfa::Mfa;
 use crate::session::Level;
-use crate::values::{CodeKind, Enrollment};
+use crate::values::Enrollment;
 
 /// Request bodies larger than this are refused (`413`).
 pub const MAX_BODY: usize = 4096;
@@ -173,7 +173,7 @@ async fn cancel(
 async fn login(mut mfa: MfaSession, code: &str, kind: CodeKind) -> Result<Response, Response> {
     let now = mfa.now();
     let body = match accepted(mfa.verify(code, kind).await, now)? {
-        Login::Recovery(used) => {
+        UsedCode::Recovery(used) => {
             serde_json::json!({ "status": "verified", "recovery_codes_left": used.remaining })
         }
         _ => serde_json::json!({ "status": "verified" }),

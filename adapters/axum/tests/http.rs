@@ -541,8 +541,8 @@ async fn the_extractor_uses_the_handle_of_its_state_not_another_guards() {
     let (lenient, strict) = (handle(Policy::Optional), handle(Policy::Required));
     let app: Router = Router::new()
         .route(
-            "/need",
-            get(|s: MfaSession| async move { format!("{:?}", s.need(None).await.unwrap()) }),
+            "/requirement",
+            get(|s: MfaSession| async move { format!("{:?}", s.requirement(None).await.unwrap()) }),
         )
         .layer(MfaLayer::new(&lenient))
         .route("/login", post(app_sign_in))
@@ -550,8 +550,8 @@ async fn the_extractor_uses_the_handle_of_its_state_not_another_guards() {
         .layer(SessionManagerLayer::new(Sessions::default()).with_secure(false));
     let mut client = Client::new(&app);
     client.sign_in("ada").await;
-    let need = client.page("/need").await;
-    assert_eq!(need.body, json!("Enrollment"));
+    let requirement = client.page("/requirement").await;
+    assert_eq!(requirement.body, json!("Enroll"));
 }
 
 #[tokio::test]

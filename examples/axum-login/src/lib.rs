@@ -29,8 +29,8 @@ use axum::routing::{get, post};
 use axum_login::{AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use mfa_axum::{
-    AuthSessionIdentity, CodeKind, Enrollment, Error, Mfa, MfaLayer, MfaSession, Need, UserId,
-    UserPolicy, refusal_status,
+    AuthSessionIdentity, CodeKind, Enrollment, Error, Mfa, MfaLayer, MfaSession, Requirement,
+    UserId, UserPolicy, refusal_status,
 };
 use mfa_flow::{AppKey, Clock, Keyring, MemoryStore, MfaConfig, MfaService, Outcome, Policy};
 use serde::Deserialize;
@@ -340,9 +340,9 @@ fn challenge_form(error: Option<&str>) -> Markup {
 }
 
 async fn challenge_page(mfa: MfaSession) -> Response {
-    match mfa.need(None).await {
-        Ok(Need::Code) => challenge_form(None).into_response(),
-        Ok(Need::Enrollment) => Redirect::to("/mfa/enroll").into_response(),
+    match mfa.requirement(None).await {
+        Ok(Requirement::Code) => challenge_form(None).into_response(),
+        Ok(Requirement::Enroll) => Redirect::to("/mfa/enroll").into_response(),
         Ok(_) => Redirect::to("/account").into_response(),
         Err(e) => failure(&e),
     }

@@ -51,7 +51,7 @@ fn lock_schedule(throttle: &ThrottleConfig) -> String {
     loop {
         match throttle.lock_after(attempts) {
             None => case.push_str(&format!(" WHEN s.failures + 1 = {attempts} THEN 0")),
-            Some(lock) if lock < throttle.max_lock() && attempts < 200 => {
+            Some(lock) if lock < throttle.longest_lock() && attempts < 200 => {
                 case.push_str(&format!(
                     " WHEN s.failures + 1 = {attempts} THEN $2 + {lock}"
                 ));
@@ -60,7 +60,7 @@ fn lock_schedule(throttle: &ThrottleConfig) -> String {
         }
         attempts = attempts.saturating_add(1);
     }
-    case.push_str(&format!(" ELSE $2 + {} END", throttle.max_lock()));
+    case.push_str(&format!(" ELSE $2 + {} END", throttle.longest_lock()));
     case
 }
 

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use http::StatusCode;
-use mfa_axum::{CodeKind, Error, Level, MfaSession, Need};
+use mfa_axum::{CodeKind, Error, Level, MfaSession, Requirement};
 use mfa_flow::{Outcome, Policy, StateKind};
 
 use super::{
@@ -108,7 +108,7 @@ pub(super) async fn expired(mfa: MfaSession) -> Page {
 /// comes back here with its key; a lock in force shows its countdown with
 /// the field disabled, on a reload too.
 async fn code_form(mfa: &MfaSession, kind: CodeKind, refusal: &Refused) -> Page {
-    if mfa.need(None).await.map_err(mfa_broken)? != Need::Code {
+    if mfa.requirement(None).await.map_err(mfa_broken)? != Requirement::Code {
         return Ok(Redirect::to("/account").into_response());
     }
     let csrf = csrf_token(mfa.session()).await?;
