@@ -14,7 +14,7 @@ use aes_gcm_siv::aead::{self, Aead, KeyInit, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_flow::totp_core::{Code, Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService};
+use mfa_flow::{AppKey, CodeKind, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService};
 
 const START: u64 = 1_700_000_000;
 const USER: &str = "bench-user";
@@ -71,7 +71,10 @@ fn login(c: &mut Criterion) {
                 let start = Instant::now();
                 for (t, code) in &codes {
                     clock.set(*t);
-                    let outcome = service.login(USER, code.as_str()).await.expect("store");
+                    let outcome = service
+                        .login(USER, code.as_str(), CodeKind::Any)
+                        .await
+                        .expect("store");
                     assert!(outcome.is_accepted());
                 }
                 start.elapsed()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_flow::totp_core::{Code, Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Keyring, ManualClock, MfaConfig, MfaService, Store};
+use mfa_flow::{AppKey, CodeKind, Keyring, ManualClock, MfaConfig, MfaService, Store};
 use mfa_store_redis::RedisStore;
 use mfa_store_sqlx::{PostgresStore, SqliteStore, sqlx};
 
@@ -134,7 +134,10 @@ fn logins<S: Store + Clone + 'static>(
                     async move {
                         for (t, code) in codes {
                             clock.set(t);
-                            let outcome = service.login(&user(k), code.as_str()).await.unwrap();
+                            let outcome = service
+                                .login(&user(k), code.as_str(), CodeKind::Any)
+                                .await
+                                .unwrap();
                             assert!(outcome.is_accepted());
                         }
                     }

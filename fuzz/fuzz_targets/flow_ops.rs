@@ -16,8 +16,8 @@ use std::task::{Context, Poll, Waker};
 use libfuzzer_sys::fuzz_target;
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, Keyring, UsedCode, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, Policy,
-    StateKind, Store, ThrottleConfig,
+    AppKey, CodeKind, Keyring, ManualClock, MemoryStore, MfaConfig, MfaService, Outcome, Policy,
+    StateKind, Store, ThrottleConfig, UsedCode,
 };
 
 const USER: &str = "fuzz-user";
@@ -156,13 +156,13 @@ impl Harness {
             }
             3 | 4 => {
                 let code = self.code(i64::from(arg % 5) - 2);
-                if let Ok(outcome) = run(self.service.verify_code(USER, &code)) {
+                if let Ok(outcome) = run(self.service.login(USER, &code, CodeKind::Totp)) {
                     self.check_login(&before, &code, &outcome);
                 }
             }
             5 => {
                 let wrong = format!("{:06}", u32::from(arg) * 3_917 % 1_000_000);
-                if let Ok(outcome) = run(self.service.verify_code(USER, &wrong)) {
+                if let Ok(outcome) = run(self.service.login(USER, &wrong, CodeKind::Totp)) {
                     self.check_login(&before, &wrong, &outcome);
                 }
             }
@@ -172,7 +172,7 @@ impl Harness {
                     Some(code) => code.clone(),
                     None => String::from_utf8_lossy(tail).into_owned(),
                 };
-                if let Ok(outcome) = run(self.service.use_recovery_code(USER, &input)) {
+                if let Ok(outcome) = run(self.service.login(USER, &input, CodeKind::Recovery)) {
                     self.check_login(&before, &input, &outcome);
                 }
             }
@@ -202,13 +202,20 @@ impl Harness {
             }
             12 => {
                 if let Ok(ticket) = run(self.service.begin_replacement(USER, "fuzz@example.com")) {
-                    assert_eq!(before.state, StateKind::Active, "a replacement while not active");
+                    assert_eq!(
+                        before.state,
+                        StateKind::Active,
+                        "a replacement while not active"
+                    );
                     let secret = Secret::from_base32(ticket.expose_secret()).expect("our key");
                     self.replacement = Some(Totp::new(TotpConfig::default(), &secret));
                 }
             }
             13 => {
-                let at = self.clock.now().saturating_add_signed(i64::from(arg % 5) * 30 - 60);
+                let at = self
+                    .clock
+                    .now()
+                    .saturating_add_signed(i64::from(arg % 5) * 30 - 60);
                 let code = self
                     .replacement
                     .as_ref()
@@ -232,14 +239,18 @@ impl Harness {
             14 => {
                 if run(self.service.cancel_enrollment(USER, policy)).is_ok() {
                     assert_eq!(policy, Policy::Optional, "cancelled although required");
-                    assert_ne!(before.state, StateKind::Active, "cancel turned off active MFA");
+                    assert_ne!(
+                        before.state,
+                        StateKind::Active,
+                        "cancel turned off active MFA"
+                    );
                     self.app = None;
                     self.last_step = None;
                 }
             }
             _ => {
                 let input = String::from_utf8_lossy(tail).into_owned();
-                if let Ok(outcome) = run(self.service.login(USER, &input)) {
+                if let Ok(outcome) = run(self.service.login(USER, &input, CodeKind::Any)) {
                     self.check_login(&before, &input, &outcome);
                 }
             }

@@ -19,6 +19,9 @@ pub enum ConfigError {
     WideWindow,
 }
 
+/// The most recovery codes [`MfaConfig::with_recovery_codes`] issues.
+pub(crate) const MAX_RECOVERY_CODES: usize = 100;
+
 /// The failure budget shared by TOTP and recovery codes.
 ///
 /// The `lock_at`-th consecutive failure locks TOTP codes for `first_lock`
@@ -63,18 +66,20 @@ impl ThrottleConfig {
         self
     }
 
-    /// The first timed lock, in seconds (default 30).
+    /// The first timed lock, in seconds (at least 1; default 30). The
+    /// longest lock is raised to it if shorter.
     #[must_use]
     pub fn with_first_lock(mut self, seconds: u64) -> Self {
-        self.first_lock = seconds;
+        self.first_lock = seconds.max(1);
+        self.longest_lock = self.longest_lock.max(self.first_lock);
         self
     }
 
-    /// The longest timed lock, in seconds (default 900); a value below the
-    /// first lock counts as the first lock.
+    /// The longest timed lock, in seconds (default 900; at least the first
+    /// lock).
     #[must_use]
     pub fn with_longest_lock(mut self, seconds: u64) -> Self {
-        self.longest_lock = seconds;
+        self.longest_lock = seconds.max(self.first_lock);
         self
     }
 
@@ -114,7 +119,7 @@ impl ThrottleConfig {
     /// The longest timed lock, in seconds: at least the first.
     #[must_use]
     pub fn longest_lock(&self) -> u64 {
-        self.longest_lock.max(self.first_lock)
+        self.longest_lock
     }
 
     /// The consecutive failures that hard-lock TOTP codes.
@@ -228,10 +233,12 @@ impl MfaConfig {
         self
     }
 
-    /// How many recovery codes are issued (at least 1).
+    /// How many recovery codes are issued: 1 to 100 (default 10). Outside,
+    /// the nearest bound: the record that keeps them stays far below the
+    /// 64 KiB a store may hold.
     #[must_use]
     pub fn with_recovery_codes(mut self, count: usize) -> Self {
-        self.recovery_codes = count.max(1);
+        self.recovery_codes = count.clamp(1, MAX_RECOVERY_CODES);
         self
     }
 
@@ -323,6 +330,14 @@ mod tests {
             .with_first_lock(60);
         assert_eq!((t.lock_at(), t.first_lock(), t.longest_lock()), (1, 60, 60));
         assert_eq!(t.lock_after(5), Some(60));
+        // The other order holds the same limit; a first lock of 0 (which
+        // would turn timed locks off) is 1.
+        let other = ThrottleConfig::default()
+            .with_lock_at(0)
+            .with_first_lock(60)
+            .with_longest_lock(10);
+        assert_eq!(other, t);
+        assert_eq!(ThrottleConfig::default().with_first_lock(0).first_lock(), 1);
         for bad in [0, 101, 1_000_000] {
             assert_eq!(
                 ThrottleConfig::default().with_hard_lock_at(bad),
@@ -345,6 +360,12 @@ mod tests {
         assert_eq!(
             (c.max_retries(), c.recovery_codes(), c.enrollment_ttl()),
             (1, 1, 1)
+        );
+        assert_eq!(
+            MfaConfig::new("X")
+                .with_recovery_codes(usize::MAX)
+                .recovery_codes(),
+            100
         );
         let wide = TotpConfig::default().with_look_behind(2).unwrap();
         assert!(matches!(

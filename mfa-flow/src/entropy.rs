@@ -3,7 +3,29 @@
 //! reaches for randomness itself, so the same inputs give the same step, and
 //! tests can give it a fixed or a failing source.
 
-pub use totp_core::RngError;
+use std::fmt;
+
+/// The operating system's random number generator failed (a fault of the
+/// platform, not of any input). Its source is the generator's own error.
+pub struct RngError(getrandom::Error);
+
+impl fmt::Debug for RngError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RngError").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for RngError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operating system's random number generator failed")
+    }
+}
+
+impl std::error::Error for RngError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 /// A source of random bytes.
 pub(crate) trait Entropy {
@@ -17,7 +39,7 @@ pub(crate) struct OsEntropy;
 
 impl Entropy for OsEntropy {
     fn fill(&mut self, out: &mut [u8]) -> Result<(), RngError> {
-        getrandom::fill(out).map_err(RngError::from)
+        getrandom::fill(out).map_err(RngError)
     }
 }
 
@@ -46,7 +68,7 @@ pub(crate) mod tests {
     impl Entropy for FailsAfter {
         fn fill(&mut self, out: &mut [u8]) -> Result<(), RngError> {
             if out.len() > self.0 {
-                return Err(getrandom::Error::UNEXPECTED.into());
+                return Err(RngError(getrandom::Error::UNEXPECTED));
             }
             self.0 -= out.len();
             out.fill(7);

@@ -69,8 +69,8 @@ pub enum InternalError {
     #[error("the stored secret cannot be opened")]
     Sealing(#[source] OpenError),
     /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed")]
-    Rng(#[source] RngError),
+    #[error(transparent)]
+    Rng(RngError),
     /// The stored record cannot be read: not the stored format, a format
     /// this version does not read, an impossible value, or a version that
     /// is not the one the store kept beside it.

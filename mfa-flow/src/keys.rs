@@ -37,8 +37,8 @@ pub enum KeyError {
     #[error("two application keys share the id {0}")]
     DuplicateId(u32),
     /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed")]
-    Rng(#[source] RngError),
+    #[error(transparent)]
+    Rng(RngError),
 }
 
 /// Why a sealed secret could not be opened.

@@ -16,11 +16,14 @@ pub enum Policy {
     Required,
 }
 
-/// What a login needs after the password.
+/// What a login needs after the password ([`MfaService::requirement`](crate::MfaService::requirement));
+/// mfa-axum also answers it per request (`decide`), from the session's
+/// assurance as well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Requirement {
-    /// Nothing more: MFA is off and not required.
+    /// Nothing more: MFA is off and not required (or, for a request, the
+    /// session already has the assurance the route asks for).
     Proceed,
     /// A code from the app (or a recovery code).
     Code,

@@ -190,7 +190,8 @@ impl MfaRecord {
 
 /// For the `record_decode` fuzz target: any text a store could hand back
 /// (with the version it says is inside) is a typed error or a record, never
-/// a panic, and a record re-encodes to one that decodes the same.
+/// a panic; a record re-encodes to one that decodes the same; and the same
+/// text under any other version is refused.
 #[cfg(fuzzing)]
 #[doc(hidden)]
 #[expect(
@@ -206,6 +207,13 @@ pub fn fuzz_decode(text: &str) {
         match MfaRecord::decode(&StoredRecord::new(record.version, record.to_text())) {
             Ok(again) if again == record => {}
             other => panic!("re-encoded record differs: {other:?}"),
+        }
+        let moved = StoredRecord::new(version.wrapping_add(1), text);
+        if !matches!(
+            MfaRecord::decode(&moved),
+            Err(DecodeError::VersionMismatch { .. })
+        ) {
+            panic!("a record under another version was not refused");
         }
     }
 }
@@ -592,6 +600,50 @@ mod tests {
             assert_eq!(MfaRecord::decode(&record.encode()).unwrap(), record);
             assert_eq!(record.encode(), stored);
         }
+    }
+
+    /// The largest record the service can write (the most recovery codes,
+    /// the longest secrets for both apps, every number at its widest) is
+    /// well within what a store may hand back, so no write can lock a user
+    /// out of their next read.
+    #[test]
+    fn the_largest_record_fits() {
+        let sealed = |key_id| SealedSecret {
+            key_id,
+            nonce: [0xFF; 12],
+            ciphertext: vec![0xFF; 16 + totp_core::MAX_SECRET_LEN],
+        };
+        let totp = TotpParams {
+            algorithm: Algorithm::Sha512,
+            digits: Digits::EIGHT,
+            period: u64::MAX,
+        };
+        let record = MfaRecord {
+            state: MfaState::Active {
+                secret: sealed(u32::MAX),
+                totp,
+                confirmed_at: u64::MAX,
+                last_step: u64::MAX,
+                replacement: Some(Replacement {
+                    secret: sealed(u32::MAX),
+                    totp,
+                    expires_at: u64::MAX,
+                }),
+            },
+            throttle: Throttle {
+                failures: u32::MAX,
+                locked_until: Some(u64::MAX),
+            },
+            recovery: Some(RecoverySet {
+                key_id: u32::MAX,
+                hashes: vec![[0xFF; 32]; crate::config::MAX_RECOVERY_CODES],
+            }),
+            version: u64::MAX,
+        };
+        let text = record.to_text();
+        assert!(text.len() < MAX_RECORD_LEN / 4, "{} bytes", text.len());
+        let stored = StoredRecord::new(u64::MAX, text);
+        assert_eq!(MfaRecord::decode(&stored).unwrap(), record);
     }
 
     #[test]

@@ -15,6 +15,18 @@ use crate::store::{Saved, Store, StoredRecord};
 /// the user, the operation and the outcome, never a code or a secret.
 pub const AUDIT_TARGET: &str = "mfa_flow::audit";
 
+/// What a transition gives: the step, or why it does not apply.
+type Transition<T> = Result<Step<T>, FlowError>;
+
+/// What a load does with a record that cannot be read.
+#[derive(Clone, Copy)]
+enum Corrupt {
+    /// An internal error (every operation but an administrator's reset).
+    Refuse,
+    /// An empty record at the stored version, to be overwritten.
+    Replace,
+}
+
 /// Names an operation's result for the audit log.
 trait Audited {
     fn audit_name(&self) -> &'static str;
@@ -80,11 +92,33 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         self.clock.now()
     }
 
-    async fn load(&self, user: &str) -> Result<MfaRecord, MfaError<S::Error>> {
-        match self.store.load(user).await.map_err(MfaError::Store)? {
-            None => Ok(MfaRecord::default()),
-            Some(stored) => MfaRecord::decode(&stored)
-                .map_err(|e| FlowError::Internal(InternalError::CorruptRecord(e)).into()),
+    /// The user's record. A record that cannot be read is an internal
+    /// error, or, for an administrator's reset (`Corrupt::Replace`), an
+    /// empty record at its stored version, so the reset overwrites it.
+    async fn load(
+        &self,
+        user: &str,
+        operation: &'static str,
+        corrupt: Corrupt,
+    ) -> Result<MfaRecord, MfaError<S::Error>> {
+        let Some(stored) = self.store.load(user).await.map_err(MfaError::Store)? else {
+            return Ok(MfaRecord::default());
+        };
+        match (MfaRecord::decode(&stored), corrupt) {
+            (Ok(record), _) => Ok(record),
+            (Err(e), Corrupt::Replace) => {
+                audit(user, operation, "corrupt", e.to_string().as_str(), None);
+                Ok(MfaRecord {
+                    version: stored.version(),
+                    ..MfaRecord::default()
+                })
+            }
+            (Err(e), Corrupt::Refuse) => {
+                // Possibly tampering: on the audit trail like every refusal.
+                let e = InternalError::CorruptRecord(e);
+                audit(user, operation, "error", e.to_string().as_str(), None);
+                Err(FlowError::Internal(e).into())
+            }
         }
     }
 
@@ -93,11 +127,23 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         &self,
         user: &str,
         operation: &'static str,
-        transition: impl Fn(&Machine, &MfaRecord, u64, &mut dyn Entropy) -> Result<Step<T>, FlowError>,
+        transition: impl Fn(&Machine, &MfaRecord, u64, &mut dyn Entropy) -> Transition<T>,
+    ) -> Result<T, MfaError<S::Error>> {
+        self.run_over(user, operation, Corrupt::Refuse, transition)
+            .await
+    }
+
+    /// [`Self::run`], with what to do about a record that cannot be read.
+    async fn run_over<T: Audited>(
+        &self,
+        user: &str,
+        operation: &'static str,
+        corrupt: Corrupt,
+        transition: impl Fn(&Machine, &MfaRecord, u64, &mut dyn Entropy) -> Transition<T>,
     ) -> Result<T, MfaError<S::Error>> {
         let rng = &mut OsEntropy;
         for _ in 0..self.machine.config.max_retries {
-            let record = self.load(user).await?;
+            let record = self.load(user, operation, corrupt).await?;
             let now = self.clock.now();
             let step = match transition(&self.machine, &record, now, rng) {
                 Ok(step) => step,
@@ -141,13 +187,16 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`MfaError::Store`].
+    /// [`MfaError::Store`]; [`FlowError::Internal`] for a stored record that cannot be read.
     pub async fn requirement(
         &self,
         user: &str,
         policy: Policy,
     ) -> Result<Requirement, MfaError<S::Error>> {
-        Ok(Machine::requirement(&self.load(user).await?, policy))
+        Ok(Machine::requirement(
+            &self.load(user, "requirement", Corrupt::Refuse).await?,
+            policy,
+        ))
     }
 
     /// Records that the user opted in (the registration form's "One Time
@@ -155,7 +204,8 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`MfaError::Store`] or [`MfaError::Contention`].
+    /// [`MfaError::Store`] or [`MfaError::Contention`]; [`FlowError::Internal`]
+    /// for a stored record that cannot be read.
     pub async fn opt_in(&self, user: &str) -> Result<(), MfaError<S::Error>> {
         self.run(user, "opt_in", |_, record, _, _| {
             Ok(Machine::opt_in(record))
@@ -192,14 +242,15 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     /// # Errors
     ///
     /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] with
-    /// [`FlowError::Internal`] if the sealed secret does not open, or
+    /// [`FlowError::Internal`] if the sealed secret does not open or the
+    /// stored record cannot be read, or
     /// [`FlowError::InvalidAccountName`].
     pub async fn resume_enrollment(
         &self,
         user: &str,
         account: &str,
     ) -> Result<Option<EnrollmentTicket>, MfaError<S::Error>> {
-        let record = self.load(user).await?;
+        let record = self.load(user, "resume", Corrupt::Refuse).await?;
         Ok(self
             .machine
             .resume_enrollment(user, account, &record, self.clock.now())?)
@@ -234,14 +285,15 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     /// # Errors
     ///
     /// [`MfaError::Store`] if the store fails; [`MfaError::Flow`] with
-    /// [`FlowError::Internal`] if the sealed secret does not open, or
+    /// [`FlowError::Internal`] if the sealed secret does not open or the
+    /// stored record cannot be read, or
     /// [`FlowError::InvalidAccountName`].
     pub async fn resume_replacement(
         &self,
         user: &str,
         account: &str,
     ) -> Result<Option<EnrollmentTicket>, MfaError<S::Error>> {
-        let record = self.load(user).await?;
+        let record = self.load(user, "resume", Corrupt::Refuse).await?;
         Ok(self
             .machine
             .resume_replacement(user, account, &record, self.clock.now())?)
@@ -269,7 +321,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     /// # Errors
     ///
     /// [`FlowError::NoPendingReplacement`] when no replacement is pending;
-    /// [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
+    /// [`FlowError::Internal`] (a secret that does not open, the RNG, a stored record that cannot be read); store errors.
     pub async fn confirm_replacement(
         &self,
         user: &str,
@@ -288,7 +340,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NoPendingEnrollment`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
+    /// [`FlowError::NoPendingEnrollment`]; [`FlowError::Internal`] (a secret that does not open, the RNG, a stored record that cannot be read); store errors.
     pub async fn confirm_enrollment(
         &self,
         user: &str,
@@ -300,62 +352,30 @@ impl<S: Store, C: Clock> MfaService<S, C> {
         .await
     }
 
-    /// Checks a login: a TOTP code, or a recovery code (told apart by
-    /// length). A code is accepted only for a time step after the last one
-    /// used; a recovery code is consumed.
+    /// Checks a login code of the given kind: a TOTP code, a recovery code,
+    /// or either ([`CodeKind::Any`], told apart by length). A TOTP code is
+    /// accepted only for a time step after the last one used, and answers
+    /// `Verified { step }`, `Invalid`, `Replayed` or `Locked`. A recovery
+    /// code is consumed atomically (of several requests racing with the
+    /// same code, one wins) and lifts every lock. Input of another kind than
+    /// `kind` allows is `Malformed`.
     ///
     /// # Errors
     ///
-    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
+    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG, a stored record that cannot be read); store errors.
     pub async fn login(
         &self,
         user: &str,
-        code_or_recovery_code: &str,
-    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
-        self.checked(user, "login", code_or_recovery_code, CodeKind::Any)
-            .await
-    }
-
-    /// Checks a login with a TOTP code only: `Verified { step }`, `Invalid`,
-    /// `Replayed` or `Locked`. Anything shaped like a recovery code is
-    /// `Malformed`.
-    ///
-    /// # Errors
-    ///
-    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
-    pub async fn verify_code(
-        &self,
-        user: &str,
         code: &str,
-    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
-        self.checked(user, "verify_code", code, CodeKind::Totp)
-            .await
-    }
-
-    /// Logs in with a recovery code, consuming it atomically: of several
-    /// requests racing with the same code, one wins. Lifts every lock.
-    ///
-    /// # Errors
-    ///
-    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
-    pub async fn use_recovery_code(
-        &self,
-        user: &str,
-        recovery_code: &str,
-    ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
-        self.checked(user, "use_recovery_code", recovery_code, CodeKind::Recovery)
-            .await
-    }
-
-    async fn checked(
-        &self,
-        user: &str,
-        operation: &'static str,
-        input: &str,
         kind: CodeKind,
     ) -> Result<Outcome<UsedCode>, MfaError<S::Error>> {
+        let operation = match kind {
+            CodeKind::Totp => "verify_code",
+            CodeKind::Recovery => "use_recovery_code",
+            CodeKind::Any => "login",
+        };
         self.run(user, operation, |m, record, now, _| {
-            m.login(user, record, input, kind, now)
+            m.login(user, record, code, kind, now)
         })
         .await
     }
@@ -366,7 +386,7 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG); store errors.
+    /// [`FlowError::NotEnrolled`]; [`FlowError::Internal`] (a secret that does not open, the RNG, a stored record that cannot be read); store errors.
     pub async fn regenerate_recovery_codes(
         &self,
         user: &str,
@@ -420,12 +440,14 @@ impl<S: Store, C: Clock> MfaService<S, C> {
 
     /// An administrator's reset: MFA off, locks and recovery codes cleared.
     /// Under [`Policy::Required`] the user enrolls again at the next login.
+    /// It also replaces a stored record that cannot be read (audited as
+    /// `corrupt`), the one way out for its user.
     ///
     /// # Errors
     ///
     /// [`MfaError::Store`] or [`MfaError::Contention`].
     pub async fn admin_reset(&self, user: &str) -> Result<(), MfaError<S::Error>> {
-        self.run(user, "admin_reset", |_, record, _, _| {
+        self.run_over(user, "admin_reset", Corrupt::Replace, |_, record, _, _| {
             Ok(Machine::admin_reset(record))
         })
         .await
@@ -435,9 +457,9 @@ impl<S: Store, C: Clock> MfaService<S, C> {
     ///
     /// # Errors
     ///
-    /// [`MfaError::Store`].
+    /// [`MfaError::Store`]; [`FlowError::Internal`] for a stored record that cannot be read.
     pub async fn status(&self, user: &str) -> Result<Status, MfaError<S::Error>> {
-        let record = self.load(user).await?;
+        let record = self.load(user, "status", Corrupt::Refuse).await?;
         Ok(self.machine.status(&record, self.clock.now()))
     }
 }

@@ -26,8 +26,12 @@ pub enum Saved {
 /// [`StoredRecord::new`] on load. mfa-flow reads the text (its format is
 /// versioned inside it, and documented below) and checks
 /// that the version inside is the one the store kept beside it, so a store
-/// never decodes, and a row edited by hand is refused
-/// ([`InternalError::CorruptRecord`](crate::InternalError::CorruptRecord)).
+/// never decodes. Text that is not a record of a supported format, and a
+/// row whose version column disagrees with the version inside it, are
+/// refused ([`InternalError::CorruptRecord`](crate::InternalError::CorruptRecord));
+/// an administrator's reset ([`MfaService::admin_reset`](crate::MfaService::admin_reset))
+/// replaces such a record. (A well-formed record edited by someone with
+/// write access to the database is not detected: the store is trusted.)
 ///
 /// The text is UTF-8 JSON of at most 64 KiB: a text column fits it.
 ///
@@ -147,7 +151,7 @@ impl StoredRecord {
 
     /// The text, owned.
     #[must_use]
-    pub fn into_text(self) -> String {
+    pub fn into_string(self) -> String {
         match self.form {
             Form::Text(text) => text,
             Form::Value { record, text } => text.into_inner().unwrap_or_else(|| record.to_text()),

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
 use mfa_flow::{
-    AppKey, FlowError, InternalError, Keyring, ManualClock, MemoryStore, MfaConfig, MfaError,
-    MfaService, OpenError, Outcome, Policy, Requirement, StateKind, Store, StoredRecord, UsedCode,
+    AppKey, CodeKind, FlowError, InternalError, Keyring, ManualClock, MemoryStore, MfaConfig,
+    MfaError, MfaService, OpenError, Outcome, Policy, Requirement, StateKind, Store, StoredRecord,
+    UsedCode,
 };
 
 const START: u64 = 1_700_000_010;
@@ -86,7 +87,11 @@ async fn enrolled(service: &Service, clock: &ManualClock) -> (Totp, Vec<String>)
 }
 
 async fn logs_in(service: &Service, input: &str) -> bool {
-    service.login(USER, input).await.unwrap().is_accepted()
+    service
+        .login(USER, input, CodeKind::Any)
+        .await
+        .unwrap()
+        .is_accepted()
 }
 
 async fn confirms(service: &Service, code: &str) -> bool {
@@ -150,7 +155,7 @@ async fn the_confirming_code_cannot_log_in() {
     let first = code(&app, &clock);
     assert!(confirms(&service, &first).await);
     assert_eq!(
-        service.login(USER, &first).await.unwrap(),
+        service.login(USER, &first, CodeKind::Any).await.unwrap(),
         Outcome::Replayed
     );
 }
@@ -161,17 +166,22 @@ async fn replays_and_older_codes_are_refused() {
     let (app, _) = enrolled(&service, &clock).await;
     let previous = app.generate(clock.now() - 30).unwrap();
     let current = code(&app, &clock);
-    let Outcome::Accepted(UsedCode::Totp(v)) = service.login(USER, &current).await.unwrap() else {
+    let Outcome::Accepted(UsedCode::Totp(v)) =
+        service.login(USER, &current, CodeKind::Any).await.unwrap()
+    else {
         panic!("the current code logs in");
     };
     assert_eq!(v.step, clock.now() / 30);
     assert_eq!(
-        service.login(USER, &current).await.unwrap(),
+        service.login(USER, &current, CodeKind::Any).await.unwrap(),
         Outcome::Replayed
     );
     // The previous step is still inside the window, but older than the last used.
     assert_eq!(
-        service.login(USER, previous.as_str()).await.unwrap(),
+        service
+            .login(USER, previous.as_str(), CodeKind::Any)
+            .await
+            .unwrap(),
         Outcome::Replayed
     );
     clock.advance(30);
@@ -184,7 +194,10 @@ async fn lock_schedule_step_by_step() {
     let (app, _) = enrolled(&service, &clock).await;
     for _ in 1..=4 {
         assert_eq!(
-            service.login(USER, &wrong(&app, &clock)).await.unwrap(),
+            service
+                .login(USER, &wrong(&app, &clock), CodeKind::Any)
+                .await
+                .unwrap(),
             Outcome::Invalid
         );
         assert_eq!(service.status(USER).await.unwrap().locked_until, None);
@@ -192,7 +205,10 @@ async fn lock_schedule_step_by_step() {
     let mut expected_lock = 30;
     for failures in 5..=12 {
         assert_eq!(
-            service.login(USER, &wrong(&app, &clock)).await.unwrap(),
+            service
+                .login(USER, &wrong(&app, &clock), CodeKind::Any)
+                .await
+                .unwrap(),
             Outcome::Invalid
         );
         let until = clock.now() + expected_lock;
@@ -204,7 +220,10 @@ async fn lock_schedule_step_by_step() {
         // During the lock even the right code is refused unchecked and uncounted.
         clock.advance(expected_lock - 1);
         assert_eq!(
-            service.login(USER, &code(&app, &clock)).await.unwrap(),
+            service
+                .login(USER, &code(&app, &clock), CodeKind::Any)
+                .await
+                .unwrap(),
             Outcome::Locked { until: Some(until) }
         );
         assert_eq!(service.status(USER).await.unwrap().failures, failures);
@@ -222,12 +241,18 @@ async fn recovery_codes_work_during_a_soft_lock_and_their_failures_there_do_not_
     let (service, clock) = setup();
     let (app, codes) = enrolled(&service, &clock).await;
     for _ in 0..5 {
-        let _ = service.login(USER, &wrong(&app, &clock)).await.unwrap();
+        let _ = service
+            .login(USER, &wrong(&app, &clock), CodeKind::Any)
+            .await
+            .unwrap();
     }
     let until = service.status(USER).await.unwrap().locked_until.unwrap();
     // TOTP codes are refused unchecked during the lock...
     assert_eq!(
-        service.login(USER, &code(&app, &clock)).await.unwrap(),
+        service
+            .login(USER, &code(&app, &clock), CodeKind::Any)
+            .await
+            .unwrap(),
         Outcome::Locked { until: Some(until) }
     );
     // ...a wrong recovery code is checked and refused, and not counted (so
@@ -235,7 +260,10 @@ async fn recovery_codes_work_during_a_soft_lock_and_their_failures_there_do_not_
     let guess = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23";
     for _ in 0..200 {
         assert_eq!(
-            service.use_recovery_code(USER, guess).await.unwrap(),
+            service
+                .login(USER, guess, CodeKind::Recovery)
+                .await
+                .unwrap(),
             Outcome::Invalid
         );
     }
@@ -244,7 +272,10 @@ async fn recovery_codes_work_during_a_soft_lock_and_their_failures_there_do_not_
     // ...and a right one signs in at once and lifts the lock.
     assert!(clock.now() < until);
     assert!(matches!(
-        service.use_recovery_code(USER, &codes[0]).await.unwrap(),
+        service
+            .login(USER, &codes[0], CodeKind::Recovery)
+            .await
+            .unwrap(),
         Outcome::Accepted(UsedCode::Recovery(_))
     ));
     let status = service.status(USER).await.unwrap();
@@ -270,7 +301,7 @@ async fn a_record_under_a_key_not_held_is_an_operator_error_and_counts_nothing()
     let other_id = service_with(&store, &clock, &[2]);
     for service in [&same_id, &other_id] {
         for input in [code(&app, &clock), codes[0].clone()] {
-            let answer = service.login(USER, &input).await;
+            let answer = service.login(USER, &input, CodeKind::Any).await;
             assert!(
                 matches!(
                     answer,
@@ -285,7 +316,13 @@ async fn a_record_under_a_key_not_held_is_an_operator_error_and_counts_nothing()
     }
     // With the right key, both still work.
     let right = service_with(&store, &clock, &[1]);
-    assert!(right.login(USER, &codes[0]).await.unwrap().is_accepted());
+    assert!(
+        right
+            .login(USER, &codes[0], CodeKind::Any)
+            .await
+            .unwrap()
+            .is_accepted()
+    );
 }
 
 #[tokio::test]
@@ -297,7 +334,10 @@ async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
             clock.set(until);
         }
         assert_eq!(
-            service.login(USER, &wrong(&app, &clock)).await.unwrap(),
+            service
+                .login(USER, &wrong(&app, &clock), CodeKind::Any)
+                .await
+                .unwrap(),
             Outcome::Invalid
         );
     }
@@ -307,7 +347,10 @@ async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
     clock.advance(900);
     // The timed lock is over; TOTP stays refused.
     assert_eq!(
-        service.login(USER, &code(&app, &clock)).await.unwrap(),
+        service
+            .login(USER, &code(&app, &clock), CodeKind::Any)
+            .await
+            .unwrap(),
         Outcome::Locked { until: None }
     );
     // A wrong (or used) recovery code is refused and, as during a timed
@@ -315,7 +358,7 @@ async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
     let fake = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ23";
     for _ in 0..3 {
         assert_eq!(
-            service.use_recovery_code(USER, fake).await.unwrap(),
+            service.login(USER, fake, CodeKind::Recovery).await.unwrap(),
             Outcome::Invalid
         );
     }
@@ -331,7 +374,10 @@ async fn hard_lock_at_100_is_lifted_by_a_recovery_code_or_an_administrator() {
         if let Some(until) = service.status(USER).await.unwrap().locked_until {
             clock.set(until);
         }
-        let _ = service.login(USER, &wrong(&app, &clock)).await.unwrap();
+        let _ = service
+            .login(USER, &wrong(&app, &clock), CodeKind::Any)
+            .await
+            .unwrap();
     }
     assert!(service.status(USER).await.unwrap().hard_locked);
     service.admin_reset(USER).await.unwrap();
@@ -353,34 +399,41 @@ async fn recovery_codes_are_single_use_and_regenerable() {
     assert_eq!(codes.len(), 10);
     // As people type them: lower case, spaces instead of hyphens.
     let typed = codes[3].to_lowercase().replace('-', " ");
-    let Outcome::Accepted(UsedCode::Recovery(used)) = service.login(USER, &typed).await.unwrap()
+    let Outcome::Accepted(UsedCode::Recovery(used)) =
+        service.login(USER, &typed, CodeKind::Any).await.unwrap()
     else {
         panic!("a recovery code logs in");
     };
     assert_eq!(used.remaining, 9);
     assert_eq!(
-        service.login(USER, &codes[3]).await.unwrap(),
+        service.login(USER, &codes[3], CodeKind::Any).await.unwrap(),
         Outcome::Invalid
     );
     assert!(matches!(
-        service.login(USER, "not-a-recovery-code!").await.unwrap(),
+        service
+            .login(USER, "not-a-recovery-code!", CodeKind::Any)
+            .await
+            .unwrap(),
         Outcome::Malformed(_)
     ));
     // The dedicated entry points take only their own kind of credential.
     assert!(matches!(
-        service.verify_code(USER, &codes[4]).await.unwrap(),
+        service
+            .login(USER, &codes[4], CodeKind::Totp)
+            .await
+            .unwrap(),
         Outcome::Malformed(_)
     ));
     assert!(matches!(
         service
-            .use_recovery_code(USER, &code(&app, &clock))
+            .login(USER, &code(&app, &clock), CodeKind::Recovery)
             .await
             .unwrap(),
         Outcome::Malformed(_)
     ));
     assert!(
         service
-            .use_recovery_code(USER, &codes[4])
+            .login(USER, &codes[4], CodeKind::Recovery)
             .await
             .unwrap()
             .is_accepted()
@@ -396,7 +449,7 @@ async fn recovery_codes_are_single_use_and_regenerable() {
     };
     assert_eq!(fresh.len(), 10);
     assert_eq!(
-        service.login(USER, &codes[0]).await.unwrap(),
+        service.login(USER, &codes[0], CodeKind::Any).await.unwrap(),
         Outcome::Invalid
     );
     let first = fresh.expose().next().unwrap().to_owned();
@@ -413,7 +466,7 @@ async fn recovery_codes_are_single_use_and_regenerable() {
     };
     assert_eq!(again.len(), 10);
     assert_eq!(
-        service.login(USER, &second).await.unwrap(),
+        service.login(USER, &second, CodeKind::Any).await.unwrap(),
         Outcome::Invalid
     );
     assert!(
@@ -487,12 +540,18 @@ async fn an_authenticator_is_replaced_only_when_the_new_one_is_confirmed() {
     assert_eq!(status.recovery_codes_left, 10);
     // The confirming code is used up; the old app is gone.
     assert_eq!(
-        service.login(USER, &confirming).await.unwrap(),
+        service
+            .login(USER, &confirming, CodeKind::Any)
+            .await
+            .unwrap(),
         Outcome::Replayed
     );
     clock.advance(30);
     assert_eq!(
-        service.login(USER, &code(&old, &clock)).await.unwrap(),
+        service
+            .login(USER, &code(&old, &clock), CodeKind::Any)
+            .await
+            .unwrap(),
         Outcome::Invalid
     );
     assert!(logs_in(&service, &code(&new, &clock)).await);
@@ -630,7 +689,7 @@ async fn a_pending_replacement_is_stored_and_resealed() {
     let rotated = service_with(&store, &clock, &[2, 1]);
     assert!(
         rotated
-            .login(USER, &code(&old, &clock))
+            .login(USER, &code(&old, &clock), CodeKind::Any)
             .await
             .unwrap()
             .is_accepted()
@@ -841,7 +900,7 @@ async fn malformed_codes_are_not_counted() {
     let (_, _) = enrolled(&service, &clock).await;
     for input in ["", "12345", "1234567", "١٢٣٤٥٦", "12a456"] {
         assert!(matches!(
-            service.login(USER, input).await.unwrap(),
+            service.login(USER, input, CodeKind::Any).await.unwrap(),
             Outcome::Malformed(_)
         ));
     }
@@ -869,7 +928,7 @@ async fn key_rotation_reseals_on_the_next_write() {
     // ...but the service that only knows key 1 no longer can.
     clock.advance(30);
     assert!(matches!(
-        old.login(USER, &code(&app, &clock)).await,
+        old.login(USER, &code(&app, &clock), CodeKind::Any).await,
         Err(MfaError::Flow(FlowError::Internal(InternalError::Sealing(
             OpenError::UnknownKey(2)
         ))))
@@ -889,7 +948,9 @@ async fn a_sealed_secret_moved_to_another_user_does_not_open() {
         mfa_flow::Saved::Stored
     );
     assert!(matches!(
-        service.login("mallory", &code(&app, &clock)).await,
+        service
+            .login("mallory", &code(&app, &clock), CodeKind::Any)
+            .await,
         Err(MfaError::Flow(FlowError::Internal(InternalError::Sealing(
             OpenError::Forged
         ))))
@@ -900,7 +961,7 @@ async fn a_sealed_secret_moved_to_another_user_does_not_open() {
 async fn operations_on_the_wrong_state_are_typed_errors() {
     let (service, _) = setup();
     assert!(matches!(
-        service.login(USER, "123456").await,
+        service.login(USER, "123456", CodeKind::Any).await,
         Err(MfaError::Flow(FlowError::NotEnrolled))
     ));
     assert!(matches!(
@@ -965,8 +1026,8 @@ async fn audit_events_name_the_user_and_outcome_and_never_a_secret() {
         .map(str::to_owned)
         .collect();
     let bad = wrong(&app, &clock);
-    let _ = service.login(user, &bad).await.unwrap();
-    let _ = service.login(user, &codes[0]).await.unwrap();
+    let _ = service.login(user, &bad, CodeKind::Any).await.unwrap();
+    let _ = service.login(user, &codes[0], CodeKind::Any).await.unwrap();
     let secrets = [
         ticket.expose_secret().to_owned(),
         first,
@@ -1035,4 +1096,94 @@ async fn retries_on_conflict_are_bounded() {
         service.opt_in(USER).await,
         Err(MfaError::Contention)
     ));
+}
+
+/// A stored record that cannot be read (text that is not a record, or a
+/// version column that disagrees with it) is an internal error for every
+/// operation, audited; an administrator's reset replaces it, audited as
+/// `corrupt`, and the user can start over.
+#[tokio::test]
+async fn a_corrupt_record_is_refused_and_audited_and_a_reset_replaces_it() {
+    let captured = audit_log();
+    let (service, clock) = setup();
+    // A well-formed record that says it is version 1.
+    let pending_version_1 = {
+        let (other, _) = setup();
+        begin(&other).await;
+        stored(other.store(), USER).await.to_string()
+    };
+    for (user, stored) in [
+        ("corrupt-text", StoredRecord::new(3, "not a record")),
+        ("corrupt-version", StoredRecord::new(9, pending_version_1)),
+    ] {
+        // The store's rows, at version 3 and 9: saved over versions 2 and 8.
+        let store = service.store();
+        for v in 1..stored.version() {
+            let filler = StoredRecord::new(v, "filler");
+            assert_eq!(
+                store.save(user, &filler).await.unwrap(),
+                mfa_flow::Saved::Stored
+            );
+        }
+        assert_eq!(
+            store.save(user, &stored).await.unwrap(),
+            mfa_flow::Saved::Stored
+        );
+        let corrupt = |result: Result<_, MfaError<_>>| {
+            matches!(
+                result,
+                Err(MfaError::Flow(FlowError::Internal(
+                    InternalError::CorruptRecord(_)
+                )))
+            )
+        };
+        assert!(corrupt(service.status(user).await.map(|_| ())));
+        assert!(corrupt(
+            service
+                .login(user, "123456", CodeKind::Any)
+                .await
+                .map(|_| ())
+        ));
+        assert!(corrupt(service.opt_in(user).await));
+
+        service.admin_reset(user).await.unwrap();
+        let status = service.status(user).await.unwrap();
+        assert_eq!(status.state, StateKind::Disabled);
+        assert_eq!(
+            service.store().load(user).await.unwrap().unwrap().version(),
+            stored.version() + 1
+        );
+        let ticket = service
+            .begin_enrollment(user, "ada@example.com")
+            .await
+            .unwrap();
+        let app = Totp::new(
+            TotpConfig::default(),
+            &Secret::from_base32(ticket.expose_secret()).unwrap(),
+        );
+        assert!(
+            service
+                .confirm_enrollment(user, &code(&app, &clock))
+                .await
+                .unwrap()
+                .is_accepted()
+        );
+    }
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for user in ["corrupt-text", "corrupt-version"] {
+        let ours: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(&format!("user=\"{user}\"")))
+            .collect();
+        for wanted in [
+            "event=\"status\" outcome=\"error\"".to_owned(),
+            "event=\"login\" outcome=\"error\"".to_owned(),
+            "event=\"admin_reset\" outcome=\"corrupt\"".to_owned(),
+        ] {
+            assert!(
+                ours.iter().any(|l| l.contains(&wanted)),
+                "{wanted} in {ours:#?}"
+            );
+        }
+    }
 }

@@ -101,22 +101,15 @@ pub enum SecretError {
     #[error("the secret is not valid base32: its number of symbols is impossible")]
     InvalidLength,
     /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed")]
-    Rng(#[source] RngError),
+    #[error(transparent)]
+    Rng(RngError),
 }
 
 /// The operating system's random number generator failed (a fault of the
-/// platform). Its source is the generator's own error; mfa-flow's errors
-/// carry the same type.
+/// platform). Its source is the generator's own error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the operating system's random number generator failed")]
 pub struct RngError(#[source] getrandom::Error);
-
-impl From<getrandom::Error> for RngError {
-    fn from(e: getrandom::Error) -> Self {
-        Self(e)
-    }
-}
 
 impl Secret {
     /// Generates a 20-byte (160-bit) secret from the operating system's RNG,

@@ -115,11 +115,11 @@ impl MfaSession {
     pub async fn requirement(&self, step_up: Option<u64>) -> Result<Requirement, Error> {
         let now = self.now();
         let assurance = &self.bound.assurance;
-        if let Some(need) = decide(assurance, None, step_up, now) {
-            return Ok(need);
+        if let Some(decided) = decide(assurance, None, step_up, now) {
+            return Ok(decided);
         }
-        let requirement = self.mfa.0.requirement(&assurance.user).await?;
-        Ok(decide(assurance, Some(requirement), step_up, now).unwrap_or(Requirement::Code))
+        let users = self.mfa.0.requirement(&assurance.user).await?;
+        Ok(decide(assurance, Some(users), step_up, now).unwrap_or(Requirement::Code))
     }
 
     /// Records that the user opted in; the enrollment page then sets it up.

@@ -258,15 +258,15 @@ where
                 Err(e) => return Verdict::Failed(e),
             };
             let now = self.service.now();
-            let need = match decide(&bound.assurance, None, step_up, now) {
-                Some(need) => need,
+            let decided = match decide(&bound.assurance, None, step_up, now) {
+                Some(decided) => decided,
                 None => match self.requirement_of(&bound.assurance.user).await {
                     Ok(requirement) => decide(&bound.assurance, Some(requirement), step_up, now)
                         .unwrap_or(Requirement::Code),
                     Err(e) => return Verdict::Failed(e),
                 },
             };
-            match need {
+            match decided {
                 Requirement::Proceed => Verdict::Through(Some(bound)),
                 other => Verdict::Needs(other),
             }
@@ -374,12 +374,10 @@ where
     ) -> BoxFuture<'a, Result<Outcome<UsedCode>, Error>> {
         Box::pin(async move {
             let user = user.as_str();
-            match kind {
-                CodeKind::Recovery => self.service.use_recovery_code(user, code).await,
-                CodeKind::Any => self.service.login(user, code).await,
-                _ => self.service.verify_code(user, code).await,
-            }
-            .map_err(Error::from_flow)
+            self.service
+                .login(user, code, kind)
+                .await
+                .map_err(Error::from_flow)
         })
     }
 

@@ -42,7 +42,8 @@ pub enum RedisStoreError {
     #[error("an MFA Redis command failed")]
     Command(#[source] redis::RedisError),
     /// A user's key is not a version and a record: one of the two fields is
-    /// missing, or the version is not a number. (mfa-flow reads the record
+    /// missing, or the version is not a number as the store writes it
+    /// (decimal, no sign, no leading zeros). (mfa-flow reads the record
     /// itself and checks it against the version.)
     #[error("a stored MFA key lacks its version or its record")]
     MalformedKey,
@@ -149,9 +150,13 @@ impl Store for RedisStore {
         match (version, record) {
             (None, None) => Ok(None),
             (Some(version), Some(record)) => {
+                // Only the form the script writes: the script compares
+                // versions as strings, so "+5" or "007" would never match.
                 let version = version
                     .parse::<u64>()
-                    .map_err(|_| RedisStoreError::MalformedKey)?;
+                    .ok()
+                    .filter(|v| v.to_string() == version)
+                    .ok_or(RedisStoreError::MalformedKey)?;
                 Ok(Some(StoredRecord::new(version, record)))
             }
             _ => Err(RedisStoreError::MalformedKey),

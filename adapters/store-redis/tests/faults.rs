@@ -171,6 +171,11 @@ async fn corrupt_data_is_a_typed_error() {
     .query_async(&mut raw)
     .await
     .unwrap();
+    // A version the script would never match ("+1" is not "1").
+    let _: () = set(format!("{prefix}:user:signed"), "+1", "{}")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let _: () = mfa_store_redis::redis::cmd("HSET")
         .arg(format!("{prefix}:user:noversion"))
         .arg("record")
@@ -187,10 +192,12 @@ async fn corrupt_data_is_a_typed_error() {
 
     assert!(store.load("garbage").await.unwrap().is_some());
     assert_eq!(store.load("mismatch").await.unwrap().unwrap().version(), 2);
-    assert!(matches!(
-        store.load("noversion").await,
-        Err(RedisStoreError::MalformedKey)
-    ));
+    for malformed in ["noversion", "signed"] {
+        assert!(matches!(
+            store.load(malformed).await,
+            Err(RedisStoreError::MalformedKey)
+        ));
+    }
     assert!(matches!(
         store.load("wrongtype").await,
         Err(RedisStoreError::Command(_))

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mfa_flow::totp_core::{Secret, Totp, TotpConfig};
-use mfa_flow::{AppKey, Keyring, ManualClock, MfaConfig, MfaService, StateKind};
+use mfa_flow::{AppKey, CodeKind, Keyring, ManualClock, MfaConfig, MfaService, StateKind};
 use mfa_store_sqlx::SqliteStore;
 
 const CHILD_DB: &str = "MFA_DURABILITY_CHILD_DB";
@@ -103,7 +103,7 @@ fn a_confirmed_enrollment_survives_sigkill() {
         let code = app.generate(START + 30).unwrap();
         assert!(
             service
-                .login(USER, code.as_str())
+                .login(USER, code.as_str(), CodeKind::Any)
                 .await
                 .unwrap()
                 .is_accepted()
