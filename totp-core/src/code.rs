@@ -155,8 +155,9 @@ impl Code {
         let mut v = value;
         let n = usize::from(digits.get());
         for slot in text.iter_mut().take(n).rev() {
-            // `v % 10` is below 10, so the narrowing cannot lose anything.
-            *slot = b'0' + u8::try_from(v % 10).unwrap_or(0);
+            // `v % 10` is below 10: its low byte is all of it.
+            let [.., digit] = (v % 10).to_be_bytes();
+            *slot = b'0' + digit;
             v /= 10;
         }
         Self { text, digits }

@@ -84,17 +84,34 @@ fn words4(w: [u32; 4]) -> u128 {
 /// The low 32 bits (the narrowing is the point).
 #[inline(always)]
 fn low32(v: u64) -> u32 {
-    u32::try_from(v & 0xffff_ffff).unwrap_or_default()
+    let [.., a, b, c, d] = v.to_be_bytes();
+    u32::from_be_bytes([a, b, c, d])
 }
 
-/// Dynamic truncation over 32-bit state words (SHA-1, SHA-256).
+/// RFC 4226's dynamic-truncation offset: the low four bits of the digest's
+/// last byte, the low byte of its last word.
 #[inline(always)]
-fn truncate32(words: &[u32]) -> u32 {
-    let last = words.last().copied().unwrap_or_default();
-    let offset = usize::try_from(last & 0x0f).unwrap_or_default();
+fn offset_of(last_byte: u8) -> usize {
+    usize::from(last_byte & 0x0f)
+}
+
+/// Dynamic truncation over 32-bit state words (SHA-1: 5, SHA-256: 8).
+///
+/// The offset is at most 15, so the two words read are at most the 4th and
+/// 5th: within every state (`N >= 5`, checked when compiled), so the
+/// indexing has no failing path.
+#[inline(always)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "N >= 5 is asserted at compile time and w + 1 <= 4: every index is in bounds"
+)]
+fn truncate32<const N: usize>(words: &[u32; N]) -> u32 {
+    const { assert!(N >= 5, "a state of at least 5 words") };
+    let [.., low] = words[N - 1].to_be_bytes();
+    let offset = offset_of(low);
     let (w, shift) = (offset / 4, (offset % 4) * 8);
-    let hi = u64::from(words.get(w).copied().unwrap_or_default());
-    let lo = u64::from(words.get(w + 1).copied().unwrap_or_default());
+    let hi = u64::from(words[w]);
+    let lo = u64::from(words[w + 1]);
     low32(((hi << 32) | lo) >> (32 - shift)) & 0x7fff_ffff
 }
 
@@ -239,13 +256,19 @@ impl Core for Sha512 {
         ])
     }
     #[inline(always)]
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the offset is at most 15, so w + 1 <= 2 of 8 words: every index is in bounds"
+    )]
     fn truncate(state: &[u64; 8]) -> u32 {
-        let offset = usize::try_from(state[7] & 0x0f).unwrap_or_default();
+        let [.., low] = state[7].to_be_bytes();
+        let offset = offset_of(low);
         let (w, shift) = (offset / 8, (offset % 8) * 8);
-        let hi = u128::from(state.get(w).copied().unwrap_or_default());
-        let lo = u128::from(state.get(w + 1).copied().unwrap_or_default());
+        let hi = u128::from(state[w]);
+        let lo = u128::from(state[w + 1]);
         let four = ((hi << 64) | lo) >> (96 - shift);
-        u32::try_from(four & 0x7fff_ffff).unwrap_or_default()
+        let [.., a, b, c, d] = four.to_be_bytes();
+        u32::from_be_bytes([a, b, c, d]) & 0x7fff_ffff
     }
     fn hash(message: &[u8], out: &mut [u8]) {
         write_prefix(&sha2::Sha512::digest(message), out);
