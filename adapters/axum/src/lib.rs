@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+// The README's example uses the axum-login identity: without the feature
+// the crate docs are its first paragraph, so the example is not compiled.
+#![cfg_attr(feature = "axum-login", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "axum-login"),
+    doc = "tower/axum middleware that enforces mfa-flow MFA, with session assurance levels and a JSON API. The full documentation, with its example, is built with the `axum-login` feature (as on docs.rs)."
+)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
