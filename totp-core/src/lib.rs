@@ -31,8 +31,8 @@ pub use otp::{
 };
 #[cfg(feature = "qr")]
 pub use qr::{Qr, QrError};
-pub use secret::{
-    MAX_SECRET_LEN, MIN_GENERATED_LEN, MIN_SECRET_LEN, RngError, Secret, SecretError,
-};
+#[cfg(feature = "getrandom")]
+pub use secret::RngError;
+pub use secret::{MAX_SECRET_LEN, MIN_GENERATED_LEN, MIN_SECRET_LEN, Secret, SecretError};
 #[cfg(feature = "alloc")]
 pub use uri::{KeyUri, MAX_LABEL_PART_LEN, MAX_URI_LEN, UriError, UriKind};

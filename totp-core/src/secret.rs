@@ -4,6 +4,7 @@ use data_encoding::BASE32_NOPAD;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+#[cfg(feature = "getrandom")]
 use crate::Algorithm;
 
 /// The shortest key accepted from outside: 80 bits, because real services
@@ -101,12 +102,14 @@ pub enum SecretError {
     #[error("the secret is not valid base32: its number of symbols is impossible")]
     InvalidLength,
     /// The operating system's random number generator failed.
+    #[cfg(feature = "getrandom")]
     #[error(transparent)]
     Rng(RngError),
 }
 
 /// The operating system's random number generator failed (a fault of the
 /// platform). Its source is the generator's own error.
+#[cfg(feature = "getrandom")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the operating system's random number generator failed")]
 pub struct RngError(#[source] getrandom::Error);
@@ -118,6 +121,7 @@ impl Secret {
     /// # Errors
     ///
     /// [`SecretError::Rng`] if the operating system cannot supply randomness.
+    #[cfg(feature = "getrandom")]
     pub fn generate() -> Result<Self, SecretError> {
         Self::generate_with_len(MIN_GENERATED_LEN)
     }
@@ -128,6 +132,7 @@ impl Secret {
     /// # Errors
     ///
     /// [`SecretError::Rng`] if the operating system cannot supply randomness.
+    #[cfg(feature = "getrandom")]
     pub fn generate_for(algorithm: Algorithm) -> Result<Self, SecretError> {
         Self::generate_with_len(algorithm.recommended_secret_len())
     }
@@ -139,6 +144,7 @@ impl Secret {
     /// [`SecretError::TooShort`] below [`MIN_GENERATED_LEN`],
     /// [`SecretError::TooLong`] above [`MAX_SECRET_LEN`],
     /// [`SecretError::Rng`] if the operating system cannot supply randomness.
+    #[cfg(feature = "getrandom")]
     pub fn generate_with_len(len: usize) -> Result<Self, SecretError> {
         if len < MIN_GENERATED_LEN {
             return Err(SecretError::TooShort {
@@ -298,6 +304,7 @@ impl fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Algorithm;
 
     /// Everything that holds key material wipes it on drop.
     #[test]
