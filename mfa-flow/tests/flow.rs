@@ -46,8 +46,13 @@ fn setup() -> (Service, ManualClock) {
 
 /// Starts enrollment; returns the authenticator app the user sets up.
 async fn begin(service: &Service) -> Totp {
+    begin_for(service, USER).await
+}
+
+/// [`begin`] for another user.
+async fn begin_for(service: &Service, user: &str) -> Totp {
     let ticket = service
-        .begin_enrollment(USER, "ada@example.com")
+        .begin_enrollment(user, "ada@example.com")
         .await
         .unwrap();
     assert!(
@@ -1153,14 +1158,7 @@ async fn a_corrupt_record_is_refused_and_audited_and_a_reset_replaces_it() {
             service.store().load(user).await.unwrap().unwrap().version(),
             stored.version() + 1
         );
-        let ticket = service
-            .begin_enrollment(user, "ada@example.com")
-            .await
-            .unwrap();
-        let app = Totp::new(
-            TotpConfig::default(),
-            &Secret::from_base32(ticket.expose_secret()).unwrap(),
-        );
+        let app = begin_for(&service, user).await;
         assert!(
             service
                 .confirm_enrollment(user, &code(&app, &clock))

@@ -29,18 +29,20 @@ redis.call('DEL', KEYS[1])
 return 1
 ";
 
-/// An error from [`RedisStore`]. The source is kept.
+/// An error from [`RedisStore`]. The source is kept: the client's own
+/// error, boxed so that this type does not change with the client's
+/// (`source().downcast_ref::<redis::RedisError>()` reads it).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedisStoreError {
     /// The server cannot be reached, or did not answer in time. Retrying
     /// later may succeed; the connection manager reconnects by itself.
     #[error("the MFA Redis server is unavailable")]
-    Unavailable(#[source] redis::RedisError),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A command failed for another reason (for example a key of the wrong
     /// type under the prefix).
     #[error("an MFA Redis command failed")]
-    Command(#[source] redis::RedisError),
+    Command(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A user's key is not a version and a record: one of the two fields is
     /// missing, or the version is not a number as the store writes it
     /// (decimal, no sign, no leading zeros). (mfa-flow reads the record
@@ -56,9 +58,9 @@ impl From<redis::RedisError> for RedisStoreError {
             || e.is_connection_refusal()
             || e.is_connection_dropped()
         {
-            Self::Unavailable(e)
+            Self::Unavailable(Box::new(e))
         } else {
-            Self::Command(e)
+            Self::Command(Box::new(e))
         }
     }
 }
@@ -105,7 +107,7 @@ impl RedisStore {
     /// [`RedisStoreError::Unavailable`] if the server cannot be reached;
     /// [`RedisStoreError::Command`] for a malformed URL.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisStoreError> {
-        let client = redis::Client::open(url).map_err(RedisStoreError::Command)?;
+        let client = redis::Client::open(url).map_err(|e| RedisStoreError::Command(Box::new(e)))?;
         let connection = client
             .get_connection_manager_with_config(Self::default_config())
             .await?;

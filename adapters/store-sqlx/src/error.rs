@@ -1,22 +1,24 @@
 /// An error from [`SqliteStore`](crate::SqliteStore) or
-/// [`PostgresStore`](crate::PostgresStore). The source is kept.
+/// [`PostgresStore`](crate::PostgresStore). The source is kept: sqlx's own
+/// error, boxed so that this type does not change with sqlx's
+/// (`source().downcast_ref::<sqlx::Error>()` reads it).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqlxStoreError {
     /// The database cannot be reached: connection refused or lost, pool
     /// timeout, I/O. Retrying later may succeed.
     #[error("the MFA database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A query failed for another reason.
     #[error("an MFA database query failed")]
-    Query(#[source] sqlx::Error),
+    Query(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A version outside the database's non-negative signed 64-bit
     /// integers: too large to write, or negative in a row read.
     #[error("the MFA record version is out of the database's range")]
     VersionOutOfRange,
     /// Running the embedded migrations failed.
     #[error("the MFA schema migration failed")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
+    Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A schema name that is not a plain identifier.
     #[error("the schema name must be 1-63 ASCII letters, digits or underscores")]
     InvalidSchema,
@@ -38,9 +40,9 @@ impl From<sqlx::Error> for SqlxStoreError {
             _ => false,
         };
         if unavailable {
-            Self::Unavailable(e)
+            Self::Unavailable(Box::new(e))
         } else {
-            Self::Query(e)
+            Self::Query(Box::new(e))
         }
     }
 }

@@ -133,7 +133,7 @@ impl PostgresStore {
         let result = migrator.run(&mut *conn).await;
         // Do not hand a connection with a changed search_path back to the pool.
         conn.close_on_drop();
-        result.map_err(SqlxStoreError::Migrate)
+        result.map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
     }
 }
 

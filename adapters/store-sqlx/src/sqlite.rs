@@ -83,7 +83,7 @@ impl SqliteStore {
         migrator
             .run(&self.pool)
             .await
-            .map_err(SqlxStoreError::Migrate)
+            .map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
     }
 }
 
