@@ -225,16 +225,16 @@ fn postgres(c: &mut Criterion) {
     let (store, users) = runtime.block_on(async {
         let store = PostgresStore::connect(&url, &schema).await.unwrap();
         store.migrate().await.unwrap();
-        sqlx::query(&format!(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE TABLE \"{schema}\".raw (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"
-        ))
+        )))
         .execute(store.pool())
         .await
         .unwrap();
-        sqlx::query(&format!(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO \"{schema}\".raw SELECT g, 0 FROM generate_series(0, {}) g",
             MAX_CONCURRENCY - 1
-        ))
+        )))
         .execute(store.pool())
         .await
         .unwrap();
@@ -256,10 +256,12 @@ fn postgres(c: &mut Criterion) {
         }
     });
     runtime.block_on(async {
-        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .execute(store.pool())
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(store.pool())
+        .await
+        .unwrap();
     });
 }
 

@@ -1,36 +1,45 @@
 use std::time::Duration;
 
 use mfa_flow::{Saved, Store, StoredRecord};
+use sqlx::SqlStr;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::{SqlxStoreError, Write, db_version, saved, stored};
+use crate::migrate::{self, check_schema, in_schema};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The queries, with the schema written in.
+/// The queries, with the schema written in once (cloning one shares it).
 #[derive(Clone, Debug)]
 struct Queries {
-    load: String,
-    insert: String,
-    update: String,
-    delete: String,
+    load: SqlStr,
+    insert: SqlStr,
+    update: SqlStr,
+    delete: SqlStr,
 }
 
 impl Queries {
     fn new(schema: &str) -> Self {
-        let table = format!("\"{schema}\".mfa_records");
         Self {
-            load: format!("SELECT version, record FROM {table} WHERE user_id = $1"),
-            insert: format!(
-                "INSERT INTO {table} (user_id, version, record) VALUES ($1, $2, $3) \
-                 ON CONFLICT (user_id) DO NOTHING"
+            load: in_schema(
+                schema,
+                "SELECT version, record FROM {schema}.mfa_records WHERE user_id = $1",
             ),
-            update: format!(
-                "UPDATE {table} SET version = $3, record = $4, updated_at = now() \
-                 WHERE user_id = $1 AND version = $2"
+            insert: in_schema(
+                schema,
+                "INSERT INTO {schema}.mfa_records (user_id, version, record) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO NOTHING",
             ),
-            delete: format!("DELETE FROM {table} WHERE user_id = $1 AND version = $2"),
+            update: in_schema(
+                schema,
+                "UPDATE {schema}.mfa_records SET version = $3, record = $4, updated_at = now() \
+                 WHERE user_id = $1 AND version = $2",
+            ),
+            delete: in_schema(
+                schema,
+                "DELETE FROM {schema}.mfa_records WHERE user_id = $1 AND version = $2",
+            ),
         }
     }
 }
@@ -45,23 +54,6 @@ pub struct PostgresStore {
     pool: PgPool,
     schema: String,
     queries: Queries,
-}
-
-fn check_schema(schema: &str) -> Result<(), SqlxStoreError> {
-    let mut chars = schema.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if first_ok
-        && schema.len() <= 63
-        && schema
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        Ok(())
-    } else {
-        Err(SqlxStoreError::InvalidSchema)
-    }
 }
 
 impl PostgresStore {
@@ -118,22 +110,7 @@ impl PostgresStore {
     ///
     /// [`SqlxStoreError::Migrate`], or a database error.
     pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema))
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(&format!("SET search_path TO \"{}\"", self.schema))
-            .execute(&mut *conn)
-            .await?;
-        let mut migrator = Migrator {
-            migrations: MIGRATOR.migrations.clone(),
-            ..Migrator::DEFAULT
-        };
-        migrator.set_ignore_missing(true);
-        let result = migrator.run(&mut *conn).await;
-        // Do not hand a connection with a changed search_path back to the pool.
-        conn.close_on_drop();
-        result.map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
+        migrate::postgres(&self.pool, &self.schema, &MIGRATOR).await
     }
 }
 
@@ -141,7 +118,7 @@ impl Store for PostgresStore {
     type Error = SqlxStoreError;
 
     async fn load(&self, user: &str) -> Result<Option<StoredRecord>, SqlxStoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as(&self.queries.load)
+        let row: Option<(i64, String)> = sqlx::query_as(self.queries.load.clone())
             .bind(user)
             .fetch_optional(&self.pool)
             .await?;
@@ -156,7 +133,7 @@ impl Store for PostgresStore {
         let text = record.as_str();
         let result = match write {
             Write::Insert(version) => {
-                sqlx::query(&self.queries.insert)
+                sqlx::query(self.queries.insert.clone())
                     .bind(user)
                     .bind(version)
                     .bind(text)
@@ -164,7 +141,7 @@ impl Store for PostgresStore {
                     .await?
             }
             Write::Update { from, to } => {
-                sqlx::query(&self.queries.update)
+                sqlx::query(self.queries.update.clone())
                     .bind(user)
                     .bind(from)
                     .bind(to)
@@ -180,26 +157,11 @@ impl Store for PostgresStore {
         let Ok(version) = db_version(version) else {
             return Ok(Saved::Conflict);
         };
-        let result = sqlx::query(&self.queries.delete)
+        let result = sqlx::query(self.queries.delete.clone())
             .bind(user)
             .bind(version)
             .execute(&self.pool)
             .await?;
         Ok(saved(result.rows_affected()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schema_names() {
-        for good in ["mfa", "_x", "app_1", &"a".repeat(63)] {
-            assert!(check_schema(good).is_ok(), "{good}");
-        }
-        for bad in ["", "1abc", "a-b", "a\"b", "a;drop", "é", &"a".repeat(64)] {
-            assert!(check_schema(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -75,15 +75,7 @@ impl SqliteStore {
     ///
     /// [`SqlxStoreError::Migrate`].
     pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
-        let mut migrator = Migrator {
-            migrations: MIGRATOR.migrations.clone(),
-            ..Migrator::DEFAULT
-        };
-        migrator.set_ignore_missing(true);
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
+        crate::migrate::sqlite(&self.pool, &MIGRATOR).await
     }
 }
 

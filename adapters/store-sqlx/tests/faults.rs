@@ -81,9 +81,9 @@ async fn corrupt_postgres_rows_are_typed_errors() {
     };
     let store = &handles[0];
     for (user, version, record) in ROWS {
-        sqlx::query(&format!(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO \"{schema}\".mfa_records (user_id, version, record) VALUES ($1, $2, $3)"
-        ))
+        )))
         .bind(user)
         .bind(version)
         .bind(record)

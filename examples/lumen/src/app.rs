@@ -10,7 +10,9 @@ use mfa_axum::{HashedSessionIds, Mfa, SessionIdentity};
 use mfa_flow::{AppKey, Clock, Keyring, MfaConfig, MfaService};
 use mfa_store_sqlx::sqlx::postgres::PgPoolOptions;
 use mfa_store_sqlx::sqlx::sqlite::SqlitePoolOptions;
-use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError};
+use mfa_store_sqlx::{
+    PostgresSessionStore, PostgresStore, SqliteSessionStore, SqliteStore, SqlxStoreError,
+};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -22,7 +24,6 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions_sqlx_store::{PostgresStore as PgSessions, SqliteStore as SqliteSessions};
 use zeroize::Zeroizing;
 
 use crate::client::ClientLimit;
@@ -47,8 +48,8 @@ pub enum StartError {
     #[error("the MFA store could not be set up")]
     MfaStore(#[from] SqlxStoreError),
     /// The session table could not be set up.
-    #[error("the session store could not be set up: {0}")]
-    Sessions(String),
+    #[error("the session store could not be set up")]
+    Sessions(#[source] SqlxStoreError),
     /// `LUMEN_SEALING_KEY` or the key file does not hold 64 hex digits.
     #[error("the sealing key in {0} is not 64 hex digits")]
     BadKey(String),
@@ -309,10 +310,8 @@ impl Lumen {
         let limit = ClientLimit::new(config.rate_limit);
         let (router, sweeper) = match &db {
             Db::Sqlite(pool) => {
-                let sessions = SqliteSessions::new(pool.clone())
-                    .with_table_name("sessions")
-                    .map_err(StartError::Sessions)?;
-                sessions.migrate().await?;
+                let sessions = SqliteSessionStore::from_pool(pool.clone());
+                sessions.migrate().await.map_err(StartError::Sessions)?;
                 let sessions = HashedSessionIds::new(sessions, session_key.as_slice());
                 (
                     router(
@@ -326,11 +325,9 @@ impl Lumen {
                 )
             }
             Db::Postgres(pool, schema) => {
-                let sessions = PgSessions::new(pool.clone())
-                    .with_schema_name(schema)
-                    .and_then(|s| s.with_table_name("sessions"))
+                let sessions = PostgresSessionStore::from_pool(pool.clone(), schema)
                     .map_err(StartError::Sessions)?;
-                sessions.migrate().await?;
+                sessions.migrate().await.map_err(StartError::Sessions)?;
                 let sessions = HashedSessionIds::new(sessions, session_key.as_slice());
                 (
                     router(

@@ -1,7 +1,7 @@
 //! Customers, users and the sign-in throttle, in SQLite or PostgreSQL.
 
 use mfa_flow::ThrottleConfig;
-use mfa_store_sqlx::sqlx::{self, PgPool, Row, SqlitePool};
+use mfa_store_sqlx::sqlx::{self, AssertSqlSafe, PgPool, Row, SqlitePool};
 
 /// The app's own tables (the MFA records and sessions have theirs).
 #[derive(Clone, Debug)]
@@ -71,7 +71,10 @@ const SEED: [(i64, &str, bool); 2] = [
 ];
 
 /// Runs `$body` with `$pool` bound to the pool and `$t` to the table
-/// prefix (`""` or `"schema."`), for either database.
+/// prefix (`""` or `"schema."`), for either database. The statements are
+/// formatted, so each is `AssertSqlSafe`: the only text written into them
+/// is this prefix (the schema was checked to be a plain identifier when the
+/// configuration was read), column names and numbers this module chose.
 macro_rules! on {
     ($db:expr, |$pool:ident, $t:ident| $body:expr) => {
         match $db {
@@ -114,9 +117,11 @@ impl Db {
     /// Creates the tables when missing and seeds the customers.
     pub(crate) async fn setup(&self) -> Result<(), sqlx::Error> {
         if let Db::Postgres(pool, schema) = self {
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(pool)
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(pool)
+            .await?;
         }
         on!(self, |pool, t| {
             for statement in [
@@ -150,13 +155,13 @@ impl Db {
                         last_attempt BIGINT NOT NULL)"
                 ),
             ] {
-                sqlx::query(&statement).execute(pool).await?;
+                sqlx::query(AssertSqlSafe(statement)).execute(pool).await?;
             }
             for (id, name, required) in SEED {
-                sqlx::query(&format!(
+                sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO {t}customers (id, name, mfa_required) VALUES ($1, $2, $3)
                      ON CONFLICT DO NOTHING"
-                ))
+                )))
                 .bind(id)
                 .bind(name)
                 .bind(required)
@@ -169,9 +174,9 @@ impl Db {
 
     pub(crate) async fn customers(&self) -> Result<Vec<Customer>, sqlx::Error> {
         on!(self, |pool, t| {
-            let rows = sqlx::query(&format!(
+            let rows = sqlx::query(AssertSqlSafe(format!(
                 "SELECT id, name, mfa_required FROM {t}customers ORDER BY id"
-            ))
+            )))
             .fetch_all(pool)
             .await?;
             rows.iter()
@@ -194,10 +199,10 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let created_at = i64::try_from(created_at).unwrap_or(i64::MAX);
         on!(self, |pool, t| {
-            let done = sqlx::query(&format!(
+            let done = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO {t}users (id, name, email, password_hash, customer_id, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING"
-            ))
+            )))
             .bind(&user.id)
             .bind(&user.name)
             .bind(&user.email)
@@ -226,10 +231,10 @@ impl Db {
         value: &str,
     ) -> Result<Option<User>, sqlx::Error> {
         on!(self, |pool, t| {
-            sqlx::query(&format!(
+            sqlx::query(AssertSqlSafe(format!(
                 "SELECT {USER_COLUMNS} FROM {t}users u JOIN {t}customers c ON c.id = u.customer_id
                  WHERE u.{column} = $1"
-            ))
+            )))
             .bind(value)
             .fetch_optional(pool)
             .await?
@@ -243,9 +248,9 @@ impl Db {
     /// The check value of the sealing key recorded at the first start.
     pub(crate) async fn key_check(&self) -> Result<Option<String>, sqlx::Error> {
         on!(self, |pool, t| {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT value FROM {t}key_check WHERE name = 'sealing'"
-            ))
+            )))
             .fetch_optional(pool)
             .await
         })
@@ -254,9 +259,9 @@ impl Db {
     /// Whether any MFA record is stored (sealed under some key).
     pub(crate) async fn has_mfa_records(&self) -> Result<bool, sqlx::Error> {
         let found: i64 = on!(self, |pool, t| {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM {t}mfa_records LIMIT 1) AS any_record"
-            ))
+            )))
             .fetch_one(pool)
             .await?
         });
@@ -267,10 +272,10 @@ impl Db {
     /// returns the one recorded (the first instance to start wins).
     pub(crate) async fn record_key_check(&self, value: &str) -> Result<String, sqlx::Error> {
         on!(self, |pool, t| {
-            sqlx::query(&format!(
+            sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO {t}key_check (name, value) VALUES ('sealing', $1)
                  ON CONFLICT (name) DO NOTHING"
-            ))
+            )))
             .bind(value)
             .execute(pool)
             .await?;
@@ -305,14 +310,14 @@ impl Db {
         // would let an attempt that meets a snapshot without the row go
         // uncounted.
         let counted: Option<i64> = on!(self, |pool, t| {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(AssertSqlSafe(format!(
                 "INSERT INTO {t}sign_in_throttle AS s (email, failures, locked_until, last_attempt)
                  VALUES ($1, 1, $3, $2)
                  ON CONFLICT (email) DO UPDATE
                  SET failures = s.failures + 1, locked_until = {lock}, last_attempt = $2
                  WHERE s.locked_until <= $2
                  RETURNING failures"
-            ))
+            )))
             .bind(key)
             .bind(now)
             .bind(first_lock)
@@ -323,9 +328,9 @@ impl Db {
             return Ok(Attempt::Go);
         }
         let until: Option<i64> = on!(self, |pool, t| {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT locked_until FROM {t}sign_in_throttle WHERE email = $1"
-            ))
+            )))
             .bind(key)
             .fetch_optional(pool)
             .await?
@@ -340,9 +345,9 @@ impl Db {
     pub(crate) async fn forget_idle_attempts(&self, now: u64) -> Result<u64, sqlx::Error> {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         on!(self, |pool, t| {
-            Ok(sqlx::query(&format!(
+            Ok(sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {t}sign_in_throttle WHERE last_attempt < $1 AND locked_until <= $2"
-            ))
+            )))
             .bind(now.saturating_sub(IDLE_ATTEMPTS_KEPT))
             .bind(now)
             .execute(pool)
@@ -354,10 +359,12 @@ impl Db {
     /// Forgives the attempts counted under `key` by a successful sign-in.
     pub(crate) async fn sign_in_succeeded(&self, key: &str) -> Result<(), sqlx::Error> {
         on!(self, |pool, t| {
-            sqlx::query(&format!("DELETE FROM {t}sign_in_throttle WHERE email = $1"))
-                .bind(key)
-                .execute(pool)
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {t}sign_in_throttle WHERE email = $1"
+            )))
+            .bind(key)
+            .execute(pool)
+            .await?;
             Ok(())
         })
     }

@@ -762,17 +762,19 @@ async fn stored_session_ids(test: &TestApp) -> Vec<String> {
                 .filename(path)
                 .read_only(true);
             let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            sqlx::query_scalar("SELECT id FROM sessions")
+            sqlx::query_scalar("SELECT id FROM http_sessions")
                 .fetch_all(&pool)
                 .await
                 .unwrap()
         }
         Database::Postgres { url, schema } => {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::query_scalar(&format!("SELECT id FROM {schema}.sessions"))
-                .fetch_all(&pool)
-                .await
-                .unwrap()
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM {schema}.http_sessions"
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap()
         }
         other => panic!("no such database in the tests: {other:?}"),
     }

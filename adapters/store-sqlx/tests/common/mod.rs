@@ -53,10 +53,11 @@ pub(crate) async fn postgres_handles(n: usize) -> Option<(String, Vec<PostgresSt
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
         if created + 3600 < now {
-            let _ =
-                mfa_store_sqlx::sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                    .execute(&admin)
-                    .await;
+            let _ = mfa_store_sqlx::sqlx::query(mfa_store_sqlx::sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
+            )))
+            .execute(&admin)
+            .await;
         }
     }
     let mut nonce = [0u8; 6];

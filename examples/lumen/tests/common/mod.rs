@@ -74,9 +74,11 @@ async fn fresh_schema() -> Option<String> {
     for (name,) in old {
         let created = name.split('_').nth(2).and_then(|t| t.parse::<u64>().ok());
         if created.unwrap_or(0) + 3600 < now {
-            let _ = mfa_store_sqlx::sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .execute(&pool)
-                .await;
+            let _ = mfa_store_sqlx::sqlx::query(mfa_store_sqlx::sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(&pool)
+            .await;
         }
     }
     let mut nonce = [0u8; 6];

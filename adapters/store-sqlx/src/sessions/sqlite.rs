@@ -1,0 +1,101 @@
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+
+use super::{Row, Table, session_store};
+use crate::SqlxStoreError;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite-sessions");
+
+/// A [tower-sessions] store in a SQLite table `http_sessions`, for an
+/// application that keeps its MFA records (and its users) in the same file
+/// with [`SqliteStore`](crate::SqliteStore).
+///
+/// A new session never takes an id that is in use: [`create`] inserts only
+/// where the id is free, and otherwise draws another. Expired sessions are
+/// never loaded; [`delete_expired`] removes them. Wrap it in mfa-axum's
+/// `HashedSessionIds` so the table holds keyed hashes of the ids, not the
+/// cookies' values.
+///
+/// [tower-sessions]: https://docs.rs/tower-sessions/0.14
+/// [`create`]: tower_sessions_core::SessionStore::create
+/// [`delete_expired`]: tower_sessions_core::ExpiredDeletion::delete_expired
+#[derive(Clone, Debug)]
+pub struct SqliteSessionStore {
+    pool: SqlitePool,
+}
+
+impl SqliteSessionStore {
+    /// A session store over `pool` (configure it like
+    /// [`SqliteStore::connect_options`](crate::SqliteStore::connect_options)).
+    /// Run [`SqliteSessionStore::migrate`] once before use.
+    #[must_use]
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Creates or updates the `http_sessions` table (safe on every start,
+    /// beside the MFA records' and the application's own migrations).
+    ///
+    /// # Errors
+    ///
+    /// [`SqlxStoreError::Migrate`].
+    pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
+        crate::migrate::sqlite(&self.pool, &MIGRATOR).await
+    }
+}
+
+impl Table for SqliteSessionStore {
+    async fn insert(&self, row: &Row) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO http_sessions (id, data, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&row.data)
+        .bind(row.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn upsert(&self, row: &Row) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO http_sessions (id, data, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&row.id)
+        .bind(&row.data)
+        .bind(row.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn select(&self, id: &str, now: i64) -> sqlx::Result<Option<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT data, expires_at FROM http_sessions WHERE id = ?1 AND expires_at > ?2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn remove(&self, id: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM http_sessions WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_expired(&self, now: i64) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM http_sessions WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+session_store!(SqliteSessionStore);
