@@ -5,11 +5,18 @@ use sqlx::migrate::Migrator;
 
 use crate::SqlxStoreError;
 
-/// A copy of `embedded` that runs beside other migration sets in the same
-/// `_sqlx_migrations` table: the application's own, and this crate's other
-/// set (records, sessions), whose applied migrations it does not know.
+/// The table recording this crate's applied migrations (both sets: MFA
+/// records and sessions). Not sqlx's default `_sqlx_migrations`: an
+/// application's own migrator, with sqlx's default settings, fails on
+/// applied migrations it does not know.
+pub(crate) const MIGRATIONS_TABLE: &str = "_mfa_store_sqlx_migrations";
+
+/// A copy of `embedded` recording in [`MIGRATIONS_TABLE`], beside this
+/// crate's other set there (records, sessions), whose applied migrations it
+/// does not know.
 pub(crate) fn beside_others(embedded: &Migrator) -> Migrator {
     let mut migrator = Migrator::with_migrations(embedded.iter().cloned().collect());
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator.set_ignore_missing(true);
     migrator
 }
@@ -20,8 +27,11 @@ pub(crate) async fn sqlite(
     pool: &sqlx::SqlitePool,
     embedded: &Migrator,
 ) -> Result<(), SqlxStoreError> {
+    let mut conn = pool.acquire().await?;
+    // run_direct, not run: run's future is not Send (sqlx #954), and an
+    // application may migrate from a spawned task.
     beside_others(embedded)
-        .run(pool)
+        .run_direct(None, &mut *conn, false)
         .await
         .map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
 }
@@ -57,10 +67,12 @@ pub(crate) fn in_schema(schema: &str, statement: &str) -> sqlx::SqlStr {
     sqlx::AssertSqlSafe(text).into_sql_str()
 }
 
-/// Creates `schema` if needed and runs `embedded` in it (its own
-/// `_sqlx_migrations` table included), on one connection that is closed
-/// afterwards so no changed `search_path` returns to the pool. sqlx takes
-/// an advisory lock, so several instances can run this at once.
+/// Creates `schema` if needed and runs `embedded` in it (its
+/// [`MIGRATIONS_TABLE`] included). sqlx holds an advisory lock for the
+/// run, and the schema is created under it, so several instances can
+/// migrate a fresh schema at once. The connection is closed afterwards,
+/// even if this future is dropped halfway, so no changed `search_path` (or
+/// lock) returns to the pool.
 #[cfg(feature = "postgres")]
 pub(crate) async fn postgres(
     pool: &sqlx::PgPool,
@@ -68,15 +80,17 @@ pub(crate) async fn postgres(
     embedded: &Migrator,
 ) -> Result<(), SqlxStoreError> {
     let mut conn = pool.acquire().await?;
-    sqlx::query(in_schema(schema, "CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .execute(&mut *conn)
-        .await?;
+    conn.close_on_drop();
     sqlx::query(in_schema(schema, "SET search_path TO {schema}"))
         .execute(&mut *conn)
         .await?;
-    let result = beside_others(embedded).run(&mut *conn).await;
-    conn.close_on_drop();
-    result.map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
+    let mut migrator = beside_others(embedded);
+    migrator.create_schema(format!("\"{schema}\""));
+    // run_direct, not run: see `sqlite`.
+    migrator
+        .run_direct(None, &mut *conn, false)
+        .await
+        .map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
 }
 
 #[cfg(all(test, feature = "postgres"))]

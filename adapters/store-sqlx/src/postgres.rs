@@ -101,10 +101,12 @@ impl PostgresStore {
         &self.schema
     }
 
-    /// Creates the schema if needed and runs the embedded migrations in it
-    /// (its own `_sqlx_migrations` table included). Safe to run on every
-    /// start and from several instances at once (sqlx takes an advisory
-    /// lock).
+    /// Creates the schema if needed and runs the embedded migrations in it,
+    /// recording them in the schema's `_mfa_store_sqlx_migrations` table (not
+    /// sqlx's default `_sqlx_migrations`, so an application's own migrator
+    /// can share the schema). Safe to run on every start and from several
+    /// instances at once: sqlx takes an advisory lock, and the schema is
+    /// created under it.
     ///
     /// # Errors
     ///

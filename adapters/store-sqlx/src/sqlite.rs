@@ -67,9 +67,12 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Creates or updates the `mfa_records` table (the embedded migrations;
-    /// safe to run on every start, and beside the application's own sqlx
-    /// migrations in the same file).
+    /// Creates or updates the `mfa_records` table (the embedded migrations,
+    /// recorded in `_mfa_store_sqlx_migrations`, not sqlx's default
+    /// `_sqlx_migrations`, so the application's own sqlx migrations can run
+    /// in the same file with sqlx's default settings). Safe to run on every
+    /// start; run it from one process at a time (SQLite has no lock sqlx
+    /// could hold for the run).
     ///
     /// # Errors
     ///

@@ -79,8 +79,9 @@ impl PostgresSessionStore {
         })
     }
 
-    /// Creates the schema if needed and the `http_sessions` table in it
-    /// (safe on every start and from several instances at once).
+    /// Creates the schema if needed and the `http_sessions` table in it,
+    /// like [`PostgresStore::migrate`](crate::PostgresStore::migrate): safe
+    /// on every start and from several instances at once.
     ///
     /// # Errors
     ///

@@ -33,8 +33,10 @@ impl SqliteSessionStore {
         Self { pool }
     }
 
-    /// Creates or updates the `http_sessions` table (safe on every start,
-    /// beside the MFA records' and the application's own migrations).
+    /// Creates or updates the `http_sessions` table, like
+    /// [`SqliteStore::migrate`](crate::SqliteStore::migrate): safe on every
+    /// start, from one process at a time, beside the application's own
+    /// migrations.
     ///
     /// # Errors
     ///

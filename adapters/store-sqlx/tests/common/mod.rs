@@ -32,9 +32,22 @@ pub(crate) async fn pool() -> Option<mfa_store_sqlx::sqlx::PgPool> {
     }
 }
 
-/// `n` stores, each with its own pool, on a fresh schema `mfa_test_<time>_<random>`.
-/// Schemas left by runs more than an hour old are dropped first.
+/// `n` stores, each with its own pool, on a fresh schema (see
+/// [`fresh_schema`]), migrated.
 pub(crate) async fn postgres_handles(n: usize) -> Option<(String, Vec<PostgresStore>)> {
+    let (admin, schema) = fresh_schema().await?;
+    let first = PostgresStore::from_pool(admin, &schema).unwrap();
+    first.migrate().await.unwrap();
+    let mut handles = vec![first];
+    for _ in 1..n {
+        handles.push(PostgresStore::from_pool(pool().await?, &schema).unwrap());
+    }
+    Some((schema, handles))
+}
+
+/// A pool and the name of a fresh schema `mfa_test_<time>_<random>`, not
+/// yet created. Schemas left by runs more than an hour old are dropped first.
+pub(crate) async fn fresh_schema() -> Option<(mfa_store_sqlx::sqlx::PgPool, String)> {
     let admin = pool().await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -52,7 +65,10 @@ pub(crate) async fn postgres_handles(n: usize) -> Option<(String, Vec<PostgresSt
             .nth(2)
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
-        if created + 3600 < now {
+        // Only names a test run made: anyone on a shared server can create
+        // a schema, and its name is written into the statement.
+        let ours = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ours && created + 3600 < now {
             let _ = mfa_store_sqlx::sqlx::query(mfa_store_sqlx::sqlx::AssertSqlSafe(format!(
                 "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
             )))
@@ -66,11 +82,5 @@ pub(crate) async fn postgres_handles(n: usize) -> Option<(String, Vec<PostgresSt
         "mfa_test_{now}_{}",
         nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
-    let first = PostgresStore::from_pool(admin, &schema).unwrap();
-    first.migrate().await.unwrap();
-    let mut handles = vec![first];
-    for _ in 1..n {
-        handles.push(PostgresStore::from_pool(pool().await?, &schema).unwrap());
-    }
-    Some((schema, handles))
+    Some((admin, schema))
 }
