@@ -19,8 +19,11 @@ pub enum SqlxStoreError {
     /// Running the embedded migrations failed.
     #[error("the MFA schema migration failed")]
     Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A schema name that is not a plain identifier.
-    #[error("the schema name must be 1-63 ASCII letters, digits or underscores")]
+    /// A schema name that is not a plain identifier, or is one of
+    /// PostgreSQL's own (`pg_…`, `information_schema`).
+    #[error(
+        "the schema name must be 1-63 ASCII letters, digits or underscores, not starting with a digit or pg_"
+    )]
     InvalidSchema,
 }
 

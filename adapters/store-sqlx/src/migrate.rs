@@ -37,9 +37,13 @@ pub(crate) async fn sqlite(
 }
 
 /// Checks that `schema` is a plain identifier, the only text ever written
-/// into this crate's SQL.
+/// into this crate's SQL, and not one of PostgreSQL's own schemas.
 #[cfg(feature = "postgres")]
 pub(crate) fn check_schema(schema: &str) -> Result<(), SqlxStoreError> {
+    let lower = schema.to_ascii_lowercase();
+    if lower.starts_with("pg_") || lower == "information_schema" {
+        return Err(SqlxStoreError::InvalidSchema);
+    }
     let first_ok = schema
         .chars()
         .next()
@@ -102,7 +106,18 @@ mod tests {
         for good in ["mfa", "_x", "app_1", &"a".repeat(63)] {
             assert!(check_schema(good).is_ok(), "{good}");
         }
-        for bad in ["", "1abc", "a-b", "a\"b", "a;drop", "é", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "1abc",
+            "a-b",
+            "a\"b",
+            "a;drop",
+            "é",
+            &"a".repeat(64),
+            "pg_catalog",
+            "PG_temp",
+            "information_schema",
+        ] {
             assert!(check_schema(bad).is_err(), "{bad}");
         }
     }

@@ -11,7 +11,7 @@ use crate::migrate::{self, check_schema, in_schema};
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The queries, with the schema written in once (cloning one shares it).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Queries {
     load: SqlStr,
     insert: SqlStr,
@@ -49,11 +49,20 @@ impl Queries {
 /// The schema is configurable so several applications (or test runs) share
 /// one server without sharing records. Every write is one conditional
 /// statement: the compare-and-swap happens in the database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     schema: String,
     queries: Queries,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PostgresStore {
@@ -75,7 +84,8 @@ impl PostgresStore {
         Self::from_pool(pool, schema)
     }
 
-    /// A store over an existing pool.
+    /// A store over an existing pool, for records in `schema` (1 to 63
+    /// ASCII letters, digits and underscores, used quoted: case matters).
     ///
     /// # Errors
     ///

@@ -18,7 +18,6 @@ use mfa_store_sqlx::sqlx::{self, AssertSqlSafe, PgPool, SqlitePool};
 use mfa_store_sqlx::{PostgresSessionStore, SqliteSessionStore, SqliteStore};
 use time::{Duration, OffsetDateTime};
 use tower_sessions_core::session::{Id, Record};
-use tower_sessions_core::session_store::Error;
 use tower_sessions_core::{ExpiredDeletion, SessionStore};
 
 /// Where the rows are, to read and plant them behind the store's back.
@@ -48,12 +47,11 @@ impl Table {
         .unwrap()
     }
 
-    async fn plant(&self, id: &Id, data: &str) {
+    async fn plant(&self, id: &Id, data: &str, expires: i64) {
         let sql = format!(
             "INSERT INTO {} (id, data, expires_at) VALUES ($1, $2, $3)",
             self.name()
         );
-        let expires = (OffsetDateTime::now_utc() + Duration::hours(1)).unix_timestamp();
         match self {
             Self::Sqlite(pool) => sqlx::query(AssertSqlSafe(sql))
                 .bind(id.to_string())
@@ -159,10 +157,27 @@ async fn contract<S: SessionStore + ExpiredDeletion + Clone>(store: S, other: S,
     assert!(other.load(&a.id).await.unwrap().is_none());
     other.delete(&a.id).await.unwrap();
 
-    // A row that is not a session is a typed error, not a panic.
-    let corrupt = Id::default();
-    table.plant(&corrupt, "not json").await;
-    assert!(matches!(store.load(&corrupt).await, Err(Error::Decode(_))));
+    // A row that is not a session (not JSON, not a map, an expiry time
+    // cannot hold) is no session: it is removed, and the cookie that named
+    // it starts afresh instead of failing on every request.
+    let later = (OffsetDateTime::now_utc() + Duration::hours(1)).unix_timestamp();
+    for (data, expires) in [
+        ("not json", later),
+        ("\"a string, not a map\"", later),
+        ("{}", i64::MAX),
+    ] {
+        let corrupt = Id::default();
+        table.plant(&corrupt, data, expires).await;
+        assert!(store.load(&corrupt).await.unwrap().is_none(), "{data}");
+        assert!(
+            table
+                .rows()
+                .await
+                .iter()
+                .all(|(id, _, _)| *id != corrupt.to_string()),
+            "{data}: the row was not removed"
+        );
+    }
 
     // Behind HashedSessionIds, the table never holds the cookie's id, and
     // the session loads only by the cookie's id.
@@ -180,6 +195,13 @@ async fn contract<S: SessionStore + ExpiredDeletion + Clone>(store: S, other: S,
             "a stored id opened a session"
         );
     }
+
+    // A request that loaded the session before it was deleted (a sign-out,
+    // an id cycled elsewhere) does not save it back to life.
+    let stale = c.clone();
+    hashed.delete(&c.id).await.unwrap();
+    hashed.save(&stale).await.unwrap();
+    assert!(hashed.load(&c.id).await.unwrap().is_none());
 }
 
 fn sqlite_path() -> std::path::PathBuf {

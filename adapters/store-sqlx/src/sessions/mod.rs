@@ -10,6 +10,9 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
+
+/// A session's data, as tower-sessions keeps it.
+type Data = std::collections::HashMap<String, serde_json::Value>;
 use tower_sessions_core::session_store::{Error, Result};
 
 #[cfg(feature = "postgres")]
@@ -90,20 +93,44 @@ pub(crate) async fn save<T: Table>(table: &T, record: &Record) -> Result<()> {
     table.upsert(&row(record)?).await.map_err(backend)
 }
 
+/// The session under `id`. A row that is not a session (its data not a
+/// JSON map, its expiry beyond what a date holds) is no session: it is
+/// removed, so the cookie naming it starts a new one instead of failing on
+/// every request until the row expires, and a warning says why without
+/// quoting the row.
 pub(crate) async fn load<T: Table>(table: &T, id: &Id) -> Result<Option<Record>> {
-    let Some((data, expires_at)) = table
-        .select(&id.to_string(), now())
-        .await
-        .map_err(backend)?
-    else {
+    let stored = id.to_string();
+    let Some((data, expires_at)) = table.select(&stored, now()).await.map_err(backend)? else {
         return Ok(None);
     };
-    Ok(Some(Record {
-        id: *id,
-        data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-        expiry_date: OffsetDateTime::from_unix_timestamp(expires_at)
-            .map_err(|e| Error::Decode(e.to_string()))?,
-    }))
+    match decode(&data, expires_at) {
+        Ok((data, expiry_date)) => Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        })),
+        Err(why) => {
+            tracing::warn!(target: "mfa_store_sqlx", reason = %why, "an unreadable session row was removed");
+            table.remove(&stored).await.map_err(backend)?;
+            Ok(None)
+        }
+    }
+}
+
+/// A row's data and expiry, or why they are not a session's, in words that
+/// never quote the row (serde_json's own messages can).
+fn decode(data: &str, expires_at: i64) -> std::result::Result<(Data, OffsetDateTime), String> {
+    let data = serde_json::from_str(data).map_err(|e| {
+        format!(
+            "the data is not a JSON map ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let expiry = OffsetDateTime::from_unix_timestamp(expires_at)
+        .map_err(|_| "the expiry is beyond the dates a session can hold".to_owned())?;
+    Ok((data, expiry))
 }
 
 pub(crate) async fn delete<T: Table>(table: &T, id: &Id) -> Result<()> {
@@ -199,6 +226,21 @@ mod tests {
             data: std::collections::HashMap::new(),
             expiry_date: OffsetDateTime::now_utc(),
         }
+    }
+
+    #[test]
+    fn why_a_row_is_unreadable_never_quotes_it() {
+        for data in [
+            r#""secret-value""#,
+            r#"{"user": "secret-value""#,
+            r#"["secret-value"]"#,
+            "secret-value",
+        ] {
+            let why = decode(data, 0).unwrap_err();
+            assert!(!why.contains("secret"), "{why}");
+        }
+        assert!(decode("{}", i64::MAX).is_err());
+        assert!(decode(r#"{"user": "u"}"#, 0).is_ok());
     }
 
     #[tokio::test]

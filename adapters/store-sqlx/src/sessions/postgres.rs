@@ -8,7 +8,7 @@ use crate::migrate::{check_schema, in_schema};
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres-sessions");
 
 /// The statements, with the schema written in once.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Queries {
     insert: SqlStr,
     upsert: SqlStr,
@@ -49,18 +49,32 @@ impl Queries {
 ///
 /// A new session never takes an id that is in use: [`create`] inserts only
 /// where the id is free, and otherwise draws another. Expired sessions are
-/// never loaded; [`delete_expired`] removes them. Wrap it in mfa-axum's
-/// `HashedSessionIds` so the table holds keyed hashes of the ids, not the
-/// cookies' values.
+/// never loaded (expiry in whole seconds, rounded down, against each
+/// instance's own clock); [`delete_expired`] removes them. A row that is
+/// not a session is removed when its id is loaded, and loads as none.
+///
+/// Wrap it in mfa-axum's `HashedSessionIds`: the table then holds keyed
+/// hashes of the ids, not the cookies' values, and a request that loaded a
+/// session before it was deleted or its id cycled cannot save it back (a
+/// plain `save` here is an upsert, as tower-sessions asks of a store).
 ///
 /// [tower-sessions]: https://docs.rs/tower-sessions/0.14
 /// [`create`]: tower_sessions_core::SessionStore::create
 /// [`delete_expired`]: tower_sessions_core::ExpiredDeletion::delete_expired
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PostgresSessionStore {
     pool: PgPool,
     schema: String,
     queries: Queries,
+}
+
+impl std::fmt::Debug for PostgresSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSessionStore")
+            .field("pool", &self.pool)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PostgresSessionStore {

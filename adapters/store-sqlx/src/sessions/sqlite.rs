@@ -12,9 +12,14 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite-sessions");
 ///
 /// A new session never takes an id that is in use: [`create`] inserts only
 /// where the id is free, and otherwise draws another. Expired sessions are
-/// never loaded; [`delete_expired`] removes them. Wrap it in mfa-axum's
-/// `HashedSessionIds` so the table holds keyed hashes of the ids, not the
-/// cookies' values.
+/// never loaded (expiry in whole seconds, rounded down, against each
+/// instance's own clock); [`delete_expired`] removes them. A row that is
+/// not a session is removed when its id is loaded, and loads as none.
+///
+/// Wrap it in mfa-axum's `HashedSessionIds`: the table then holds keyed
+/// hashes of the ids, not the cookies' values, and a request that loaded a
+/// session before it was deleted or its id cycled cannot save it back (a
+/// plain `save` here is an upsert, as tower-sessions asks of a store).
 ///
 /// [tower-sessions]: https://docs.rs/tower-sessions/0.14
 /// [`create`]: tower_sessions_core::SessionStore::create

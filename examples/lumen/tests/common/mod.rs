@@ -73,7 +73,10 @@ async fn fresh_schema() -> Option<String> {
     .unwrap();
     for (name,) in old {
         let created = name.split('_').nth(2).and_then(|t| t.parse::<u64>().ok());
-        if created.unwrap_or(0) + 3600 < now {
+        // Only names a test run made: anyone on a shared server can create
+        // a schema, and its name is written into the statement.
+        let ours = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ours && created.unwrap_or(0) + 3600 < now {
             let _ = mfa_store_sqlx::sqlx::query(mfa_store_sqlx::sqlx::AssertSqlSafe(format!(
                 "DROP SCHEMA IF EXISTS {name} CASCADE"
             )))
