@@ -441,3 +441,60 @@ pub async fn recovery_code_once<S: Store + Clone + 'static>(handles: &[S]) {
         codes.len() - 1
     );
 }
+
+/// A record that is disabled, at version 1, in the stored format.
+const DISABLED_V1: &str = r#"{"format":1,"version":1,"state":{"kind":"disabled"},"throttle":{"failures":0,"locked_until":null},"recovery":null}"#;
+
+/// Rows mfa-flow never wrote: text that is not a record, and a record whose
+/// row says another version than the one inside it. The store hands each
+/// back as it is; the service refuses each as a typed
+/// [`CorruptRecord`](crate::InternalError::CorruptRecord) and audits it; an
+/// administrator's reset replaces it, and the user can start again.
+///
+/// Not part of [`store_conformance_tests!`](crate::store_conformance_tests):
+/// only the backend's own test can write a row behind the store's back.
+/// `plant(user, version, text)` does that (a raw `INSERT`, a raw `HSET`):
+/// a row for `user` at `version` holding `text`.
+pub async fn corrupt_rows<S, F, Fut>(store: &S, plant: F)
+where
+    S: Store + Clone,
+    F: Fn(String, u64, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let garbage = user("corrupt-garbage");
+    let mismatch = user("corrupt-mismatch");
+    plant(garbage.clone(), 1, "not json").await;
+    plant(mismatch.clone(), 2, DISABLED_V1).await;
+    let as_planted = store.load(&garbage).await.unwrap().unwrap();
+    assert_eq!((as_planted.version(), as_planted.as_str()), (1, "not json"));
+    assert_eq!(store.load(&mismatch).await.unwrap().unwrap().version(), 2);
+
+    let clock = ManualClock::new(START);
+    let service = &services(
+        std::slice::from_ref(store),
+        &clock,
+        ThrottleConfig::default(),
+    )[0];
+    let corrupt = |result: Result<_, crate::MfaError<S::Error>>| match result {
+        Err(crate::MfaError::Flow(crate::FlowError::Internal(
+            crate::InternalError::CorruptRecord(e),
+        ))) => e,
+        other => panic!("not a corrupt record: {other:?}"),
+    };
+    assert!(matches!(
+        corrupt(service.status(&garbage).await),
+        crate::DecodeError::Malformed(_)
+    ));
+    assert!(matches!(
+        corrupt(service.status(&mismatch).await),
+        crate::DecodeError::VersionMismatch {
+            stored: 2,
+            inside: 1
+        }
+    ));
+    for u in [&garbage, &mismatch] {
+        service.admin_reset(u).await.unwrap();
+        service.opt_in(u).await.unwrap();
+        assert_eq!(service.status(u).await.unwrap().state, StateKind::Requested);
+    }
+}

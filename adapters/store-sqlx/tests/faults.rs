@@ -8,10 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use mfa_flow::{
-    AppKey, DecodeError, FlowError, InternalError, Keyring, ManualClock, MfaConfig, MfaError,
-    MfaService, StateKind, Store,
-};
+use mfa_flow::{AppKey, Keyring, ManualClock, MfaConfig, MfaError, MfaService, StateKind, Store};
 use mfa_store_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use mfa_store_sqlx::{PostgresStore, SqliteStore, SqlxStoreError, sqlx};
 
@@ -24,36 +21,6 @@ fn service<S: Store>(store: S) -> MfaService<S, ManualClock> {
     )
 }
 
-/// The rows both corrupt-row tests write: text that is not a record, and a
-/// record whose row says another version. (The schema refuses a version
-/// below 1.)
-const ROWS: [(&str, i64, &str); 2] = [("garbage", 1, "not json"), ("mismatch", 2, DISABLED_V1)];
-
-/// The store hands each corrupt row back as it is; the service refuses each
-/// as a typed error.
-async fn corrupt_rows_are_typed_errors<S: Store<Error = SqlxStoreError>>(store: S) {
-    assert!(store.load("garbage").await.unwrap().is_some());
-    assert_eq!(store.load("mismatch").await.unwrap().unwrap().version(), 2);
-    let service = service(store);
-    let corrupt = |result| match result {
-        Err(MfaError::Flow(FlowError::Internal(InternalError::CorruptRecord(e)))) => e,
-        other => panic!("not a corrupt record: {other:?}"),
-    };
-    assert!(matches!(
-        corrupt(service.status("garbage").await),
-        DecodeError::Malformed(_)
-    ));
-    assert!(matches!(
-        corrupt(service.status("mismatch").await),
-        DecodeError::VersionMismatch {
-            stored: 2,
-            inside: 1
-        }
-    ));
-}
-
-const DISABLED_V1: &str = r#"{"format":1,"version":1,"state":{"kind":"disabled"},"throttle":{"failures":0,"locked_until":null},"recovery":null}"#;
-
 #[tokio::test]
 async fn corrupt_sqlite_rows_are_typed_errors() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlite-faults");
@@ -62,16 +29,19 @@ async fn corrupt_sqlite_rows_are_typed_errors() {
     let _ = std::fs::remove_file(&path);
     let store = SqliteStore::open(&path).await.unwrap();
     store.migrate().await.unwrap();
-    for (user, version, record) in ROWS {
-        sqlx::query("INSERT INTO mfa_records (user_id, version, record) VALUES (?1, ?2, ?3)")
-            .bind(user)
-            .bind(version)
-            .bind(record)
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
-    corrupt_rows_are_typed_errors(store).await;
+    let plant = |user: String, version: u64, record: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query("INSERT INTO mfa_records (user_id, version, record) VALUES (?1, ?2, ?3)")
+                .bind(user)
+                .bind(i64::try_from(version).unwrap())
+                .bind(record)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    mfa_flow::conformance::corrupt_rows(&store, plant).await;
 }
 
 #[tokio::test]
@@ -80,18 +50,22 @@ async fn corrupt_postgres_rows_are_typed_errors() {
         return;
     };
     let store = &handles[0];
-    for (user, version, record) in ROWS {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+    let plant = |user: String, version: u64, record: &'static str| {
+        let pool = store.pool().clone();
+        let insert = format!(
             "INSERT INTO \"{schema}\".mfa_records (user_id, version, record) VALUES ($1, $2, $3)"
-        )))
-        .bind(user)
-        .bind(version)
-        .bind(record)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    }
-    corrupt_rows_are_typed_errors(store.clone()).await;
+        );
+        async move {
+            sqlx::query(sqlx::AssertSqlSafe(insert))
+                .bind(user)
+                .bind(i64::try_from(version).unwrap())
+                .bind(record)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    mfa_flow::conformance::corrupt_rows(store, plant).await;
 }
 
 #[tokio::test]
