@@ -448,8 +448,10 @@ const DISABLED_V1: &str = r#"{"format":1,"version":1,"state":{"kind":"disabled"}
 /// Rows mfa-flow never wrote: text that is not a record, and a record whose
 /// row says another version than the one inside it. The store hands each
 /// back as it is; the service refuses each as a typed
-/// [`CorruptRecord`](crate::InternalError::CorruptRecord) and audits it; an
-/// administrator's reset replaces it, and the user can start again.
+/// [`CorruptRecord`](crate::InternalError::CorruptRecord); an
+/// administrator's reset replaces it, and the user can start again. (That
+/// the refusal is audited is the flow's own test,
+/// `a_corrupt_record_is_refused_and_audited_and_a_reset_replaces_it`.)
 ///
 /// Not part of [`store_conformance_tests!`](crate::store_conformance_tests):
 /// only the backend's own test can write a row behind the store's back.

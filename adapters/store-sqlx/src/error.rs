@@ -22,7 +22,7 @@ pub enum SqlxStoreError {
     /// A schema name that is not a plain identifier, or is one of
     /// PostgreSQL's own (`pg_…`, `information_schema`).
     #[error(
-        "the schema name must be 1-63 ASCII letters, digits or underscores, not starting with a digit or pg_"
+        "the schema name must be 1-63 ASCII letters, digits or underscores, not starting with a digit, not pg_… or information_schema"
     )]
     InvalidSchema,
 }

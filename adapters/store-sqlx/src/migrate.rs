@@ -5,32 +5,34 @@ use sqlx::migrate::Migrator;
 
 use crate::SqlxStoreError;
 
-/// The table recording this crate's applied migrations (both sets: MFA
-/// records and sessions). Not sqlx's default `_sqlx_migrations`: an
-/// application's own migrator, with sqlx's default settings, fails on
-/// applied migrations it does not know.
-pub(crate) const MIGRATIONS_TABLE: &str = "_mfa_store_sqlx_migrations";
-
-/// A copy of `embedded` recording in [`MIGRATIONS_TABLE`], beside this
-/// crate's other set there (records, sessions), whose applied migrations it
-/// does not know.
-pub(crate) fn beside_others(embedded: &Migrator) -> Migrator {
-    let mut migrator = Migrator::with_migrations(embedded.iter().cloned().collect());
-    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-    migrator.set_ignore_missing(true);
-    migrator
+/// A set of embedded migrations (the MFA records', the sessions') and the
+/// table that records which of them ran: one table per set, not sqlx's
+/// default `_sqlx_migrations`, so neither an application's own migrator
+/// (with sqlx's default settings) nor the other set meets a migration it
+/// does not know, and a database migrated by a newer release than the one
+/// running is refused (`VersionMissing`) instead of passing unnoticed.
+#[derive(Debug)]
+pub(crate) struct Set {
+    pub(crate) migrations: Migrator,
+    pub(crate) table: &'static str,
 }
 
-/// Runs `embedded` on SQLite.
+impl Set {
+    fn migrator(&self) -> Migrator {
+        let mut migrator = Migrator::with_migrations(self.migrations.iter().cloned().collect());
+        migrator.dangerous_set_table_name(self.table);
+        migrator
+    }
+}
+
+/// Runs `set` on SQLite.
 #[cfg(feature = "sqlite")]
-pub(crate) async fn sqlite(
-    pool: &sqlx::SqlitePool,
-    embedded: &Migrator,
-) -> Result<(), SqlxStoreError> {
+pub(crate) async fn sqlite(pool: &sqlx::SqlitePool, set: &Set) -> Result<(), SqlxStoreError> {
     let mut conn = pool.acquire().await?;
     // run_direct, not run: run's future is not Send (sqlx #954), and an
-    // application may migrate from a spawned task.
-    beside_others(embedded)
+    // application may migrate from a spawned task. It is #[doc(hidden)]
+    // in sqlx: check it when sqlx is updated.
+    set.migrator()
         .run_direct(None, &mut *conn, false)
         .await
         .map_err(|e| SqlxStoreError::Migrate(Box::new(e)))
@@ -71,8 +73,8 @@ pub(crate) fn in_schema(schema: &str, statement: &str) -> sqlx::SqlStr {
     sqlx::AssertSqlSafe(text).into_sql_str()
 }
 
-/// Creates `schema` if needed and runs `embedded` in it (its
-/// [`MIGRATIONS_TABLE`] included). sqlx holds an advisory lock for the
+/// Creates `schema` if needed and runs `set` in it (the set's table
+/// included). sqlx holds an advisory lock for the
 /// run, and the schema is created under it, so several instances can
 /// migrate a fresh schema at once. The connection is closed afterwards,
 /// even if this future is dropped halfway, so no changed `search_path` (or
@@ -81,14 +83,14 @@ pub(crate) fn in_schema(schema: &str, statement: &str) -> sqlx::SqlStr {
 pub(crate) async fn postgres(
     pool: &sqlx::PgPool,
     schema: &str,
-    embedded: &Migrator,
+    set: &Set,
 ) -> Result<(), SqlxStoreError> {
     let mut conn = pool.acquire().await?;
     conn.close_on_drop();
     sqlx::query(in_schema(schema, "SET search_path TO {schema}"))
         .execute(&mut *conn)
         .await?;
-    let mut migrator = beside_others(embedded);
+    let mut migrator = set.migrator();
     migrator.create_schema(format!("\"{schema}\""));
     // run_direct, not run: see `sqlite`.
     migrator

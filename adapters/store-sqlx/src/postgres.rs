@@ -2,13 +2,15 @@ use std::time::Duration;
 
 use mfa_flow::{Saved, Store, StoredRecord};
 use sqlx::SqlStr;
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::{SqlxStoreError, Write, db_version, saved, stored};
-use crate::migrate::{self, check_schema, in_schema};
+use crate::migrate::{self, Set, check_schema, in_schema};
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+static MIGRATIONS: Set = Set {
+    migrations: sqlx::migrate!("migrations/postgres"),
+    table: "_mfa_store_sqlx_migrations",
+};
 
 /// The queries, with the schema written in once (cloning one shares it).
 #[derive(Clone)]
@@ -122,7 +124,7 @@ impl PostgresStore {
     ///
     /// [`SqlxStoreError::Migrate`], or a database error.
     pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
-        migrate::postgres(&self.pool, &self.schema, &MIGRATOR).await
+        migrate::postgres(&self.pool, &self.schema, &MIGRATIONS).await
     }
 }
 

@@ -2,14 +2,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use mfa_flow::{Saved, Store, StoredRecord};
-use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use crate::error::{SqlxStoreError, Write, db_version, saved, stored};
+use crate::migrate::Set;
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATIONS: Set = Set {
+    migrations: sqlx::migrate!("migrations/sqlite"),
+    table: "_mfa_store_sqlx_migrations",
+};
 
 /// MFA records in a SQLite database file: the embedded default.
 ///
@@ -68,7 +71,7 @@ impl SqliteStore {
     }
 
     /// Creates or updates the `mfa_records` table (the embedded migrations,
-    /// recorded in `_mfa_store_sqlx_migrations`, not sqlx's default
+    /// recorded in `_mfa_store_sqlx_migrations`, not in sqlx's default
     /// `_sqlx_migrations`, so the application's own sqlx migrations can run
     /// in the same file with sqlx's default settings). Safe to run on every
     /// start; run it from one process at a time (SQLite has no lock sqlx
@@ -78,7 +81,7 @@ impl SqliteStore {
     ///
     /// [`SqlxStoreError::Migrate`].
     pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
-        crate::migrate::sqlite(&self.pool, &MIGRATOR).await
+        crate::migrate::sqlite(&self.pool, &MIGRATIONS).await
     }
 }
 

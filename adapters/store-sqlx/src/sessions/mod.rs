@@ -10,10 +10,10 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store::{Error, Result};
 
 /// A session's data, as tower-sessions keeps it.
 type Data = std::collections::HashMap<String, serde_json::Value>;
-use tower_sessions_core::session_store::{Error, Result};
 
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -51,6 +51,14 @@ pub(crate) trait Table: Sync {
     ) -> impl Future<Output = sqlx::Result<Option<(String, i64)>>> + Send;
     /// Deletes the row under `id`, if any.
     fn remove(&self, id: &str) -> impl Future<Output = sqlx::Result<()>> + Send;
+    /// Deletes the row under `id` if it still holds `data` and `expires_at`
+    /// (a save since the read keeps its row).
+    fn remove_unchanged(
+        &self,
+        id: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
     /// Deletes every row that expired at or before `now`.
     fn remove_expired(&self, now: i64) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
@@ -110,8 +118,11 @@ pub(crate) async fn load<T: Table>(table: &T, id: &Id) -> Result<Option<Record>>
             expiry_date,
         })),
         Err(why) => {
+            table
+                .remove_unchanged(&stored, &data, expires_at)
+                .await
+                .map_err(backend)?;
             tracing::warn!(target: "mfa_store_sqlx", reason = %why, "an unreadable session row was removed");
-            table.remove(&stored).await.map_err(backend)?;
             Ok(None)
         }
     }
@@ -213,6 +224,9 @@ mod tests {
             Ok(None)
         }
         async fn remove(&self, _: &str) -> sqlx::Result<()> {
+            Ok(())
+        }
+        async fn remove_unchanged(&self, _: &str, _: &str, _: i64) -> sqlx::Result<()> {
             Ok(())
         }
         async fn remove_expired(&self, _: i64) -> sqlx::Result<()> {

@@ -1,11 +1,13 @@
-use sqlx::migrate::Migrator;
 use sqlx::{PgPool, SqlStr};
 
 use super::{Row, Table, session_store};
 use crate::SqlxStoreError;
-use crate::migrate::{check_schema, in_schema};
+use crate::migrate::{Set, check_schema, in_schema};
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres-sessions");
+static MIGRATIONS: Set = Set {
+    migrations: sqlx::migrate!("migrations/postgres-sessions"),
+    table: "_mfa_store_sqlx_session_migrations",
+};
 
 /// The statements, with the schema written in once.
 #[derive(Clone)]
@@ -14,6 +16,7 @@ struct Queries {
     upsert: SqlStr,
     select: SqlStr,
     remove: SqlStr,
+    remove_unchanged: SqlStr,
     remove_expired: SqlStr,
 }
 
@@ -35,6 +38,10 @@ impl Queries {
                 "SELECT data, expires_at FROM {schema}.http_sessions WHERE id = $1 AND expires_at > $2",
             ),
             remove: in_schema(schema, "DELETE FROM {schema}.http_sessions WHERE id = $1"),
+            remove_unchanged: in_schema(
+                schema,
+                "DELETE FROM {schema}.http_sessions WHERE id = $1 AND data = $2 AND expires_at = $3",
+            ),
             remove_expired: in_schema(
                 schema,
                 "DELETE FROM {schema}.http_sessions WHERE expires_at <= $1",
@@ -101,7 +108,7 @@ impl PostgresSessionStore {
     ///
     /// [`SqlxStoreError::Migrate`], or a database error.
     pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
-        crate::migrate::postgres(&self.pool, &self.schema, &MIGRATOR).await
+        crate::migrate::postgres(&self.pool, &self.schema, &MIGRATIONS).await
     }
 }
 
@@ -137,6 +144,16 @@ impl Table for PostgresSessionStore {
     async fn remove(&self, id: &str) -> sqlx::Result<()> {
         sqlx::query(self.queries.remove.clone())
             .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_unchanged(&self, id: &str, data: &str, expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query(self.queries.remove_unchanged.clone())
+            .bind(id)
+            .bind(data)
+            .bind(expires_at)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -1,10 +1,13 @@
 use sqlx::SqlitePool;
-use sqlx::migrate::Migrator;
 
 use super::{Row, Table, session_store};
 use crate::SqlxStoreError;
+use crate::migrate::Set;
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite-sessions");
+static MIGRATIONS: Set = Set {
+    migrations: sqlx::migrate!("migrations/sqlite-sessions"),
+    table: "_mfa_store_sqlx_session_migrations",
+};
 
 /// A [tower-sessions] store in a SQLite table `http_sessions`, for an
 /// application that keeps its MFA records (and its users) in the same file
@@ -47,7 +50,7 @@ impl SqliteSessionStore {
     ///
     /// [`SqlxStoreError::Migrate`].
     pub async fn migrate(&self) -> Result<(), SqlxStoreError> {
-        crate::migrate::sqlite(&self.pool, &MIGRATOR).await
+        crate::migrate::sqlite(&self.pool, &MIGRATIONS).await
     }
 }
 
@@ -96,6 +99,16 @@ impl Table for SqliteSessionStore {
         Ok(())
     }
 
+    async fn remove_unchanged(&self, id: &str, data: &str, expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM http_sessions WHERE id = ?1 AND data = ?2 AND expires_at = ?3")
+            .bind(id)
+            .bind(data)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn remove_expired(&self, now: i64) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM http_sessions WHERE expires_at <= ?1")
             .bind(now)
@@ -106,3 +119,39 @@ impl Table for SqliteSessionStore {
 }
 
 session_store!(SqliteSessionStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unreadable row is removed only as it was read: a session saved
+    /// under its id since then keeps its row.
+    #[tokio::test]
+    async fn only_the_row_as_read_is_removed() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let store = SqliteSessionStore::from_pool(pool);
+        store.migrate().await.unwrap();
+        let row = |data: &str| Row {
+            id: "id".to_owned(),
+            data: data.to_owned(),
+            expires_at: 10,
+        };
+        store.upsert(&row("saved since")).await.unwrap();
+        store.remove_unchanged("id", "not json", 10).await.unwrap();
+        assert!(store.select("id", 0).await.unwrap().is_some());
+        store
+            .remove_unchanged("id", "saved since", 11)
+            .await
+            .unwrap();
+        assert!(store.select("id", 0).await.unwrap().is_some());
+        store
+            .remove_unchanged("id", "saved since", 10)
+            .await
+            .unwrap();
+        assert!(store.select("id", 0).await.unwrap().is_none());
+    }
+}
