@@ -13,7 +13,7 @@ static MIGRATIONS: Set = Set {
 };
 
 /// The queries, with the schema written in once (cloning one shares it).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Queries {
     load: SqlStr,
     insert: SqlStr,
@@ -51,20 +51,11 @@ impl Queries {
 /// The schema is configurable so several applications (or test runs) share
 /// one server without sharing records. Every write is one conditional
 /// statement: the compare-and-swap happens in the database.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
     schema: String,
     queries: Queries,
-}
-
-impl std::fmt::Debug for PostgresStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
-            .field("pool", &self.pool)
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
 }
 
 impl PostgresStore {

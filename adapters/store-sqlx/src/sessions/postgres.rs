@@ -10,7 +10,7 @@ static MIGRATIONS: Set = Set {
 };
 
 /// The statements, with the schema written in once.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Queries {
     insert: SqlStr,
     upsert: SqlStr,
@@ -68,20 +68,11 @@ impl Queries {
 /// [tower-sessions]: https://docs.rs/tower-sessions/0.14
 /// [`create`]: tower_sessions_core::SessionStore::create
 /// [`delete_expired`]: tower_sessions_core::ExpiredDeletion::delete_expired
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PostgresSessionStore {
     pool: PgPool,
     schema: String,
     queries: Queries,
-}
-
-impl std::fmt::Debug for PostgresSessionStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresSessionStore")
-            .field("pool", &self.pool)
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
 }
 
 impl PostgresSessionStore {
